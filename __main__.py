@@ -1,0 +1,5 @@
+"""`python -m swk`."""
+
+from swk.cli import main
+
+main()

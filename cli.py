@@ -1,0 +1,163 @@
+"""The `swk` command line: a thin click layer over capture/, store/, analyze/ and reports/.
+
+This is the only module that imports click. Library errors (`SwkError`) become one line on stderr and exit 1;
+flags that conflict are usage errors (exit 2). Data goes to stdout; progress and warnings to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from swk import __version__
+from swk.errors import SwkError
+from swk.safe import for_terminal
+
+
+def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a `SwkError` into click's one-line error (exit 1), never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SwkError as exc:
+            raise click.ClickException(for_terminal(exc.one_line())) from None
+
+    return wrapper
+
+
+def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--format table|json|jsonl|csv` (`nl` accepted for jsonl), shared by every tabular command."""
+    from swk.output import FORMATS
+
+    return click.option("--format", "fmt", type=click.Choice([*FORMATS, "nl"]), default="table",
+                        show_default=True, help="output format")(fn)  # fmt: skip
+
+
+def parse_utc(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    """A click callback for ISO-8601 times with an explicit UTC offset or Z."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO-8601 time, e.g. 2026-03-02T08:00:00Z") from None
+    if when.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no UTC offset; add Z or +00:00")
+    return when
+
+
+class Progress:
+    """A byte-progress line on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.last = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        pct = min(100, done * 100 // total)
+        if pct != self.last:
+            self.last = pct
+            sys.stderr.write(f"\r{pct:3d}% {done / 1e6:,.1f} / {total / 1e6:,.1f} MB")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.last >= 0:
+            sys.stderr.write("\n")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="swk")
+def cli() -> None:
+    """swk: after-the-fact analysis of Sleepwalker kernel telemetry and Sysmon logs."""
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="case to write: a .parquet file, or a directory for a hive-partitioned case")
+@click.option("--format", "fmt", default="auto", show_default=True,
+              help="input format: auto (sniff each file's content) or a reader name (see `swk formats`)")
+@click.option("--host", help="host name for rows whose source does not carry one [default: unknown]")
+@click.option("--boot-time", callback=parse_utc,
+              help="UTC time of QPC 0 on the captured host, to put IOCTL records on the wall clock")
+@click.option("--qpc-frequency", type=click.IntRange(min=1), default=10_000_000, show_default=True,
+              help="QPC ticks per second of the captured host (IOCTL records carry none)")
+@click.option("--partition", is_flag=True, help="write a hive-partitioned directory (host=<name>/part-*.parquet)")
+@click.option("-q", "--quiet", is_flag=True, help="no progress or per-input lines on stderr")
+@reports_errors
+def ingest(inputs: tuple[Path, ...], output: Path, fmt: str, host: str | None, boot_time: datetime | None,
+           qpc_frequency: int, partition: bool, quiet: bool) -> None:
+    """Read captured inputs of any supported format into one case.
+
+    \b
+    Example:
+        swk ingest events.bin -o case.parquet --host WS01
+        swk ingest logs/ more.bin -o case_dir --partition
+    """  # fmt: skip
+    from swk import capture
+    from swk.capture.ingest import Options, ingest as run
+
+    if fmt != "auto" and fmt not in capture.FORMATS:
+        raise click.BadParameter(f"{fmt!r}: choose auto or one of {', '.join(capture.FORMATS)}", param_hint="--format")
+    progress = Progress(not quiet)
+    say = None if quiet else (lambda msg: click.echo(for_terminal(msg), err=True))
+    try:
+        manifest = run(list(inputs), output, Options(fmt=fmt, host=host, boot_time=boot_time,
+                       qpc_frequency=qpc_frequency, partitioned=partition), progress=progress, announce=say)
+    finally:
+        progress.close()
+    if not quiet:
+        click.echo(f"wrote {for_terminal(output)}: {manifest['rows']:,} events, {manifest['rejects']:,} rejects",
+                   err=True)  # fmt: skip
+
+
+@cli.command()
+@click.argument("case", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@reports_errors
+def info(case: Path, fmt: str) -> None:
+    """Summarise a case: inputs with hashes and counts, rows per family, time span, hosts, pids.
+
+    \b
+    Example:
+        swk info case.parquet
+        swk info case_dir --format json
+    """
+    from swk.output import write_document
+    from swk.store.reader import open_case
+    from swk.store.summary import render, summarize
+
+    summary = summarize(open_case(case))
+    if fmt == "json":
+        write_document(summary, sys.stdout)
+    else:
+        click.echo(render(summary))
+
+
+@cli.command()
+def formats() -> None:
+    """List the input formats `swk ingest` can read, in sniffing order.
+
+    \b
+    Example:
+        swk formats
+    """
+    from swk import capture
+
+    for name in capture.FORMATS:
+        click.echo(f"{name:<10} {capture.load(name).DESCRIPTION}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="swk")

@@ -1,0 +1,1 @@
+"""The case: its schema, the atomic streaming writer, the reader and the summary."""

@@ -1,0 +1,343 @@
+"""Writes a case: batches in, typed Parquet out, atomically, in bounded memory.
+
+Every batch is conformed to the explicit schema (missing columns become NULL, types are cast, never inferred) and
+gets event ids from one counter. Rows are buffered only up to one row group, so memory does not grow with the
+input. A file is written to a temporary sibling and moved into place with `os.replace` when it is complete, so a
+crash or kill leaves the old case or the new one, never half a file. A partitioned (hive) case writes one part per
+host at a time under `host=<name>/`, each part atomic in the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import secrets
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from swk.store import manifest as mf
+from swk.store.reject import Reject
+from swk.store.schema import EVENTS, META_MANIFEST, SCHEMA_VERSION
+
+ROW_GROUP_ROWS = 131_072
+PART_ROWS = 8_000_000
+DEFAULT_HOST = "unknown"
+_SAFE_HOST = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def swk_version() -> str:
+    """The installed swk version."""
+    from swk import __version__
+
+    return __version__
+
+
+def host_dir(host: str) -> str:
+    """The hive folder name for a host (characters outside [A-Za-z0-9._-] percent-encoded)."""
+    return "host=" + _SAFE_HOST.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), host)
+
+
+@functools.lru_cache(maxsize=256)
+def _nulls(n: int, type_: pa.DataType) -> pa.Array:
+    """An all-NULL column; cached because most columns of most batches are NULL and batch sizes repeat."""
+    return pa.nulls(n, type_)
+
+
+def conform(batch: pa.RecordBatch | pa.Table, fill: dict[str, Any]) -> pa.RecordBatch:
+    """A batch in exactly the case schema: given columns cast to their type, `fill` constants, the rest NULL."""
+    n = batch.num_rows
+    names = set(batch.schema.names)
+    unknown = names - set(EVENTS.names)
+    if unknown:
+        raise ValueError(f"columns not in the case schema: {sorted(unknown)}")
+    arrays = []
+    for field in EVENTS:
+        if field.name in fill:
+            value = fill[field.name]
+            arr = value if isinstance(value, pa.Array) else pa.repeat(pa.scalar(value, field.type), n)
+            if field.name in names:  # the reader's value wins where it has one
+                arr = pc.coalesce(batch.column(field.name).cast(field.type), arr)
+        elif field.name in names:
+            arr = batch.column(field.name)
+            if isinstance(arr, pa.ChunkedArray):
+                arr = arr.combine_chunks()
+            if arr.type != field.type:
+                arr = arr.cast(field.type)
+        else:
+            arr = _nulls(n, field.type)
+        arrays.append(arr)
+    return pa.RecordBatch.from_arrays(arrays, schema=EVENTS)
+
+
+# Dictionary encoding pays only for repetitive strings, and statistics only for columns queries filter on; measured
+# on 1 M IOCTL rows this writes in 1.2 s instead of 1.9 s and the file is 20 MB instead of 27 MB.
+_DICTIONARY = [f.name for f in EVENTS if pa.types.is_string(f.type)]
+_STATISTICS = ["event_id", "ts", "family", "kind", "host", "actor_pid", "target_pid", "tid", "source_offset",
+               "detection_name", "severity"]  # fmt: skip
+
+
+class _Part:
+    """One Parquet file being written to its temporary sibling by a background thread.
+
+    pyarrow encodes and compresses without the GIL, so the next batch is decoded while this one is written. At most
+    one row group is in flight, which bounds memory.
+    """
+
+    def __init__(self, final: Path, schema: pa.Schema, compression: str) -> None:
+        self.final = final
+        self.tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        names = set(schema.names)
+        self.writer = pq.ParquetWriter(self.tmp, schema, compression=compression, store_schema=True,
+                                       use_dictionary=[c for c in _DICTIONARY if c in names],
+                                       write_statistics=[c for c in _STATISTICS if c in names])  # fmt: skip
+        self.rows = 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="swk-parquet")
+        self._pending: Future[None] | None = None
+
+    def write(self, table: pa.Table) -> None:
+        self._wait()
+        self._pending = self._pool.submit(self.writer.write_table, table, row_group_size=table.num_rows)
+        self.rows += table.num_rows
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def commit(self, manifest: bytes) -> None:
+        self._wait()
+        self._pool.shutdown()
+        self.writer.add_key_value_metadata({META_MANIFEST: manifest})
+        self.writer.close()
+        with open(self.tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.tmp, self.final)
+
+    def abort(self) -> None:
+        try:
+            if self._pending is not None:
+                self._pending.exception()  # let the write in flight finish before closing under it
+            self._pool.shutdown()
+            self.writer.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+
+class CaseWriter:
+    """Streams rows and rejects into a case; use as a context manager, or call `commit()`/`abort()`."""
+
+    def __init__(self, path: Path, *, partitioned: bool = False, command: str = "ingest",
+                 default_host: str = DEFAULT_HOST, first_event_id: int = 1, compression: str = "zstd",
+                 row_group_rows: int = ROW_GROUP_ROWS, part_rows: int = PART_ROWS,
+                 extra: dict[str, Any] | None = None) -> None:  # fmt: skip
+        self.path = Path(path)
+        self.partitioned = partitioned
+        self.default_host = default_host
+        self.compression = compression
+        self.row_group_rows = row_group_rows
+        self.part_rows = part_rows
+        self.next_id = first_event_id
+        self.inputs: list[mf.InputStats] = []
+        self._hashes: list[Future[str] | str | None] = []
+        self.families: dict[str, int] = {}
+        self.rows = 0
+        self.rejects = 0
+        self.run_id = uuid.uuid4().hex
+        self.part_seq = 0
+        self.meta: dict[str, Any] = {
+            "command": command,
+            "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "extra": extra or {},
+        }
+        self._buffers: dict[str | None, list[pa.RecordBatch]] = {}
+        self._buffered: dict[str | None, int] = {}
+        self._parts: dict[str | None, _Part] = {}
+        self._committed: list[Path] = []
+        self._part_numbers: dict[str | None, int] = {}
+        self._closed = False
+        if not partitioned and self.path.is_dir():
+            raise ValueError(f"{self.path} is a directory: write a partitioned case there, or name a .parquet file")
+
+    # -- inputs ------------------------------------------------------------------------------------------------------
+
+    def begin_input(self, path: str, fmt: str, *, sha256: Future[str] | str | None = None, size: int | None = None,
+                    host: str | None = None) -> mf.InputStats:  # fmt: skip
+        """Start counting rows of a new input."""
+        stats = mf.InputStats(path=path, format=fmt, size=size, host=host)
+        self.inputs.append(stats)
+        self._hashes.append(sha256)
+        return stats
+
+    @property
+    def current(self) -> mf.InputStats:
+        """The input being written."""
+        if not self.inputs:
+            raise RuntimeError("begin_input() first")
+        return self.inputs[-1]
+
+    def set_clock(self, clock: dict[str, Any]) -> None:
+        """Record how this run's times were derived (QPC frequency, boot time)."""
+        self.meta["clock"] = clock
+
+    # -- rows --------------------------------------------------------------------------------------------------------
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Append decoded rows of the current input."""
+        n = batch.num_rows
+        if n == 0:
+            return
+        stats = self.current
+        ids = pa.array(range(self.next_id, self.next_id + n), type=pa.int64())
+        fill: dict[str, Any] = {
+            "event_id": ids,
+            "source_file": stats.path,
+            "source_format": stats.format,
+            "host": stats.host or self.default_host,
+        }
+        out = conform(batch, fill)
+        if stats.first_event_id is None:
+            stats.first_event_id = self.next_id
+        self.next_id += n
+        stats.last_event_id = self.next_id - 1
+        stats.written += n
+        self.rows += n
+        for fam, count in zip(*pc.value_counts(out.column("family")).flatten(), strict=True):
+            self.families[fam.as_py()] = self.families.get(fam.as_py(), 0) + count.as_py()
+        self._route(out)
+
+    def reject(self, rej: Reject) -> None:
+        """Keep a rejected record of the current input as a `reject` row."""
+        stats = self.current
+        row = {
+            "family": "reject",
+            "kind": f"{stats.format}:reject",
+            "source_offset": rej.offset,
+            "reject_reason": rej.reason,
+            "raw_preview": rej.preview(),
+            "raw_length": rej.length if rej.length is not None else len(rej.raw),
+        }
+        batch = pa.RecordBatch.from_pylist([row], schema=pa.schema([EVENTS.field(k) for k in row]))
+        ids = pa.array([self.next_id], type=pa.int64())
+        out = conform(batch, {"event_id": ids, "source_file": stats.path, "source_format": stats.format,
+                              "host": stats.host or self.default_host})  # fmt: skip
+        self.next_id += 1
+        stats.rejected += 1
+        self.rejects += 1
+        self._route(out)
+
+    def _route(self, batch: pa.RecordBatch) -> None:
+        if not self.partitioned:
+            self._buffer(None, batch)
+            return
+        hosts = batch.column("host")
+        distinct = pc.unique(hosts).to_pylist()
+        for host in distinct:
+            self._buffer(host, batch if len(distinct) == 1 else batch.filter(pc.equal(hosts, host)))
+
+    def _buffer(self, key: str | None, batch: pa.RecordBatch) -> None:
+        self._buffers.setdefault(key, []).append(batch)
+        self._buffered[key] = self._buffered.get(key, 0) + batch.num_rows
+        if self._buffered[key] >= self.row_group_rows:
+            self._flush(key)
+
+    def _flush(self, key: str | None) -> None:
+        batches = self._buffers.pop(key, [])
+        self._buffered.pop(key, None)
+        if not batches:
+            return
+        table = pa.Table.from_batches(batches, schema=EVENTS)
+        part = self._parts.get(key)
+        if part is None:
+            part = self._parts[key] = self._open_part(key)
+        if self.partitioned:
+            table = table.drop_columns(["host"])  # the partition folder carries it
+        part.write(table)
+        if self.partitioned and part.rows >= self.part_rows:
+            self._close_part(key)
+
+    def _open_part(self, key: str | None) -> _Part:
+        if not self.partitioned:
+            return _Part(self.path, EVENTS, self.compression)
+        number = self._part_numbers.get(key, 0)
+        self._part_numbers[key] = number + 1
+        final = self.path / host_dir(key or self.default_host) / f"part-{self.run_id[:12]}-{number:05d}.parquet"
+        return _Part(final, EVENTS.remove(EVENTS.get_field_index("host")), self.compression)
+
+    def _close_part(self, key: str | None) -> None:
+        part = self._parts.pop(key)
+        self.part_seq += 1
+        part.commit(mf.encode(self.manifest()))
+        self._committed.append(part.final)
+
+    def rotate(self) -> list[Path]:
+        """Close every open part now (a partitioned case); the next rows start new parts. Returns closed parts."""
+        before = len(self._committed)
+        for key in list(self._buffers):
+            self._flush(key)
+        for key in list(self._parts):
+            self._close_part(key)
+        return self._committed[before:]
+
+    # -- finish ------------------------------------------------------------------------------------------------------
+
+    def manifest(self) -> dict[str, Any]:
+        """The run's manifest as it stands."""
+        for stats, digest in zip(self.inputs, self._hashes, strict=True):
+            if stats.sha256 is None and digest is not None:
+                stats.sha256 = digest.result() if isinstance(digest, Future) else digest
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "swk_version": swk_version(),
+            "run_id": self.run_id,
+            "part_seq": self.part_seq,
+            "parts": [str(p.relative_to(self.path)) if self.partitioned else p.name for p in self._committed],
+            **self.meta,
+            "inputs": [s.to_json() for s in self.inputs],
+            "rows": self.rows,
+            "rejects": self.rejects,
+            "families": dict(sorted(self.families.items())),
+            "event_id_range": [self.next_id - self.rows - self.rejects, self.next_id - 1],
+        }
+
+    def commit(self) -> dict[str, Any]:
+        """Flush, close and move every part into place; returns the final manifest."""
+        if self._closed:
+            raise RuntimeError("case already closed")
+        for key in list(self._buffers):
+            self._flush(key)
+        if not self.partitioned and None not in self._parts:
+            self._parts[None] = self._open_part(None)  # an empty input still makes a (valid, empty) case
+        for key in list(self._parts):
+            self._close_part(key)
+        self._closed = True
+        return self.manifest()
+
+    def abort(self) -> None:
+        """Drop every part not yet committed; committed parts and any old case stay as they were."""
+        if self._closed:
+            return
+        self._closed = True
+        for part in self._parts.values():
+            part.abort()
+        self._parts.clear()
+        self._buffers.clear()
+
+    def __enter__(self) -> CaseWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:  # fmt: skip
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
