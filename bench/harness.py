@@ -1,0 +1,94 @@
+"""Shared benchmark harness: each measure runs in its own subprocess (so its peak RSS is its own), several times;
+the median is reported with a baseline measured in the same run and the ratio between them.
+
+A benchmark module defines `MEASURES`: a list of `Measure`s, each naming a function `module:function` that takes
+keyword arguments and returns the number of items it processed. `bench/run.py` runs every module's measures and
+prints one table: measure, value, baseline, ratio, peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".bench"
+
+
+@dataclass
+class Measure:
+    """One thing to measure: items per second of `target`, against `baseline` run the same way."""
+
+    name: str
+    target: str  # "module:function", called with **kwargs; returns items processed
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    baseline: str | None = None  # "module:function" measured in the same run
+    baseline_kwargs: dict[str, Any] | None = None
+    unit: str = "items/s"
+    runs: int = 3
+    higher_is_better: bool = True
+
+
+def _child(target: str, kwargs: dict[str, Any]) -> dict[str, float]:
+    """Run `target` in a fresh interpreter: items, seconds, peak RSS (MiB)."""
+    code = (
+        "import json, resource, sys, time, importlib\n"
+        f"sys.path.insert(0, {str(ROOT / 'bench')!r})\n"
+        "mod, fn = sys.argv[1].split(':')\n"
+        "f = getattr(importlib.import_module(mod), fn)\n"
+        "kw = json.loads(sys.argv[2])\n"
+        "t = time.perf_counter(); n = f(**kw); dt = time.perf_counter() - t\n"
+        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print(json.dumps({'items': n, 'seconds': dt, 'rss_mib': rss}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, target, json.dumps(kwargs)], check=True,
+                         capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0"})  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(m: Measure) -> dict[str, Any]:
+    """Median rate of `m` (and of its baseline), with the peak RSS of the runs."""
+    runs = [_child(m.target, m.kwargs) for _ in range(m.runs)]
+    rate = statistics.median(r["items"] / r["seconds"] for r in runs)
+    row: dict[str, Any] = {
+        "measure": m.name,
+        "value": rate,
+        "unit": m.unit,
+        "seconds": statistics.median(r["seconds"] for r in runs),
+        "peak_rss_mib": max(r["rss_mib"] for r in runs),
+        "baseline": None,
+        "ratio": None,
+    }
+    if m.baseline:
+        base = [_child(m.baseline, m.baseline_kwargs or m.kwargs) for _ in range(m.runs)]
+        base_rate = statistics.median(r["items"] / r["seconds"] for r in base)
+        row["baseline"] = base_rate
+        row["ratio"] = rate / base_rate if base_rate else None
+        row["baseline_rss_mib"] = max(r["rss_mib"] for r in base)
+    return row
+
+
+def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """Call `fn` and return (result, seconds)."""
+    t = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - t
+
+
+def format_rows(rows: list[dict[str, Any]]) -> str:
+    """The one table `make bench` prints."""
+    head = f"{'measure':<44} {'value':>14} {'baseline':>14} {'ratio':>8} {'peak RSS':>10}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        base = f"{r['baseline']:>14,.0f}" if r.get("baseline") else f"{'-':>14}"
+        ratio = f"{r['ratio']:>7.2f}x" if r.get("ratio") else f"{'-':>8}"
+        lines.append(f"{r['measure']:<44} {r['value']:>14,.0f} {base} {ratio} {r['peak_rss_mib']:>7,.0f} MiB")
+        lines.append(f"{'':<44} {r['unit']:>14}")
+    return "\n".join(lines)
