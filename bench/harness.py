@@ -33,7 +33,7 @@ class Measure:
     baseline_kwargs: dict[str, Any] | None = None
     unit: str = "items/s"
     runs: int = 3
-    higher_is_better: bool = True
+    prepare: str | None = None  # "module:function" run once (unmeasured) before the runs, e.g. to build inputs
 
 
 def _child(target: str, kwargs: dict[str, Any]) -> dict[str, float]:
@@ -45,6 +45,7 @@ def _child(target: str, kwargs: dict[str, Any]) -> dict[str, float]:
         "f = getattr(importlib.import_module(mod), fn)\n"
         "kw = json.loads(sys.argv[2])\n"
         "t = time.perf_counter(); n = f(**kw); dt = time.perf_counter() - t\n"
+        "n = n if isinstance(n, int) else 0\n"
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
         "print(json.dumps({'items': n, 'seconds': dt, 'rss_mib': rss}))\n"
     )
@@ -55,6 +56,8 @@ def _child(target: str, kwargs: dict[str, Any]) -> dict[str, float]:
 
 def measure(m: Measure) -> dict[str, Any]:
     """Median rate of `m` (and of its baseline), with the peak RSS of the runs."""
+    if m.prepare:
+        _child(m.prepare, m.kwargs)
     runs = [_child(m.target, m.kwargs) for _ in range(m.runs)]
     rate = statistics.median(r["items"] / r["seconds"] for r in runs)
     row: dict[str, Any] = {

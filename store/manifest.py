@@ -63,7 +63,8 @@ def merge(manifests: list[dict[str, Any]]) -> dict[str, Any]:
         run = m.get("run_id", "")
         if run not in latest or m.get("part_seq", 0) > latest[run].get("part_seq", 0):
             latest[run] = m
-    runs = sorted(latest.values(), key=lambda m: (m.get("created_utc", ""), m.get("run_id", "")))
+    # Runs that append to one case take consecutive event ids, so the first id orders them as they were written.
+    runs = sorted(latest.values(), key=lambda m: ((m.get("event_id_range") or [0])[0], m.get("created_utc", "")))
     inputs = [i for m in runs for i in m.get("inputs", [])]
     merged: dict[str, Any] = {
         "schema_version": max((m.get("schema_version", SCHEMA_VERSION) for m in runs), default=SCHEMA_VERSION),

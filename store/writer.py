@@ -230,6 +230,9 @@ class CaseWriter:
         ids = pa.array([self.next_id], type=pa.int64())
         out = conform(batch, {"event_id": ids, "source_file": stats.path, "source_format": stats.format,
                               "host": stats.host or self.default_host})  # fmt: skip
+        if stats.first_event_id is None:
+            stats.first_event_id = self.next_id
+        stats.last_event_id = self.next_id
         self.next_id += 1
         stats.rejected += 1
         self.rejects += 1
