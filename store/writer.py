@@ -78,9 +78,12 @@ def conform(batch: pa.RecordBatch | pa.Table, fill: dict[str, Any]) -> pa.Record
     return pa.RecordBatch.from_arrays(arrays, schema=EVENTS)
 
 
-# Dictionary encoding pays only for repetitive strings, and statistics only for columns queries filter on; measured
-# on 1 M IOCTL rows this writes in 1.2 s instead of 1.9 s and the file is 20 MB instead of 27 MB.
-_DICTIONARY = [f.name for f in EVENTS if pa.types.is_string(f.type)]
+# Dictionary encoding pays for every repetitive column but not for ids, clocks, offsets, frames and samples, and
+# statistics only for columns queries filter on: measured on 1 M IOCTL rows this writes in 1.16 s instead of 1.9 s
+# (everything dictionary-encoded, all statistics) and the file is 15 MB instead of 27 MB.
+_NOT_DICTIONARY = {"event_id", "ts", "raw_clock", "source_offset", "sequence", "frames", "full_frames",
+                   "deep_sample", "stack_snapshot", "registers", "fields_json", "raw_preview"}  # fmt: skip
+_DICTIONARY = [f.name for f in EVENTS if f.name not in _NOT_DICTIONARY]
 _STATISTICS = ["event_id", "ts", "family", "kind", "host", "actor_pid", "target_pid", "tid", "source_offset",
                "detection_name", "severity"]  # fmt: skip
 
