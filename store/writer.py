@@ -194,12 +194,12 @@ class CaseWriter:
 
     # -- rows --------------------------------------------------------------------------------------------------------
 
-    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
-        """Append decoded rows of the current input."""
+    def write(self, batch: pa.RecordBatch | pa.Table, stats: mf.InputStats | None = None) -> None:
+        """Append decoded rows of the current input (or of `stats`, when inputs interleave as in a live capture)."""
         n = batch.num_rows
         if n == 0:
             return
-        stats = self.current
+        stats = stats or self.current
         ids = pa.array(range(self.next_id, self.next_id + n), type=pa.int64())
         fill: dict[str, Any] = {
             "event_id": ids,
@@ -218,9 +218,9 @@ class CaseWriter:
             self.families[fam.as_py()] = self.families.get(fam.as_py(), 0) + count.as_py()
         self._route(out)
 
-    def reject(self, rej: Reject) -> None:
-        """Keep a rejected record of the current input as a `reject` row."""
-        stats = self.current
+    def reject(self, rej: Reject, stats: mf.InputStats | None = None) -> None:
+        """Keep a rejected record of the current input (or of `stats`) as a `reject` row."""
+        stats = stats or self.current
         row = {
             "family": "reject",
             "kind": f"{stats.format}:reject",
@@ -282,8 +282,12 @@ class CaseWriter:
     def _close_part(self, key: str | None) -> None:
         part = self._parts.pop(key)
         self.part_seq += 1
-        part.commit(mf.encode(self.manifest()))
-        self._committed.append(part.final)
+        self._committed.append(part.final)  # a part's manifest lists the part itself, so the latest lists them all
+        try:
+            part.commit(mf.encode(self.manifest()))
+        except BaseException:
+            self._committed.pop()
+            raise
 
     def rotate(self) -> list[Path]:
         """Close every open part now (a partitioned case); the next rows start new parts. Returns closed parts."""
@@ -321,8 +325,9 @@ class CaseWriter:
             raise RuntimeError("case already closed")
         for key in list(self._buffers):
             self._flush(key)
-        if not self.partitioned and None not in self._parts:
-            self._parts[None] = self._open_part(None)  # an empty input still makes a (valid, empty) case
+        if not self._parts and not self._committed:
+            key = None if not self.partitioned else self.default_host
+            self._parts[key] = self._open_part(key)  # an empty input still makes a (valid, empty) case
         for key in list(self._parts):
             self._close_part(key)
         self._closed = True
