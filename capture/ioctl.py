@@ -105,6 +105,12 @@ def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
             ctx.advance(total)
 
 
+def decode(data: bytes | bytearray | memoryview, base: int, stride: int, *, boot_ns: int = 0,
+           frequency: int = 10_000_000) -> list[pa.RecordBatch | Reject]:  # fmt: skip
+    """Rejects and one batch for whole records already in memory (the live capture), decoded as a file chunk is."""
+    return _decode(np.frombuffer(data, dtype=np.dtype(RECORD_LAYOUTS[stride])), base, stride, boot_ns, frequency)
+
+
 def _decode(recs: np.ndarray, base: int, stride: int, boot_ns: int, frequency: int) -> list:
     """Rejects and one batch for a chunk of records."""
     reasons = _validate(recs, stride)
