@@ -11,6 +11,7 @@ from types import ModuleType
 
 FORMATS: dict[str, str] = {
     "ioctl": "swk.capture.ioctl",
+    "etl": "swk.capture.etl.reader",
 }
 
 

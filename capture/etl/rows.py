@@ -1,0 +1,281 @@
+"""Records into case rows: Sleepwalker families by the batch, TI, kernel MOF and everything else row by row.
+
+`Batch` collects the records of a stretch of the file and `build()`s one RecordBatch in file order. Sleepwalker
+events (the volume) go through their compiled schema decoder into per-family tuple lists, turned into columns by
+`sleepwalker.columns`; Threat-Intelligence, kernel process/thread/image and generic rows are dicts (few, and they
+need per-event JSON anyway). A record whose payload does not decode is returned as a `Reject`; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import uuid
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from swk.capture.columns import constant
+from swk.capture.etl import container, mof, sleepwalker, ti, tracelogging
+from swk.capture.etl.fields import TruncatedError
+from swk.kernel.clock import FILETIME_UNIX_EPOCH
+from swk.store.reject import Reject
+from swk.store.schema import EVENTS
+
+HEX_PREVIEW = 512  # bytes of an undecoded payload kept as hex in fields_json
+_DECODE_ERRORS = (TruncatedError, struct.error, IndexError, ValueError, OverflowError)
+_TS = EVENTS.field("ts").type
+
+
+def guid_text(raw: bytes) -> str:
+    """{xxxxxxxx-...} text of a little-endian GUID."""
+    return "{" + str(uuid.UUID(bytes_le=raw)) + "}"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    return str(value)
+
+
+def to_json(values: dict[str, Any]) -> str:
+    """fields_json text: binary as hex, everything else as JSON has it."""
+    return json.dumps(values, default=_json_default, ensure_ascii=False)
+
+
+class Batch:
+    """The rows of a stretch of records, built into one RecordBatch in file order."""
+
+    def __init__(self, log: container.Logfile, warn: Any = None) -> None:
+        self.log = log
+        self.warn = warn or (lambda _m: None)
+        self.families: dict[str, list[tuple]] = {}
+        self.dicts: list[dict[str, Any]] = []
+        self.size = 0
+        self._targets: dict[tuple[bytes, bytes, int], tuple] = {}
+
+    # -- records ---------------------------------------------------------------------------------------------------
+
+    def add(self, rec: tuple) -> Reject | None:
+        """Decode one record from `container.walk`; a Reject when its payload does not decode."""
+        kind = rec[0]
+        try:
+            if kind == container.EVENT:
+                self._event(rec)
+            elif kind == container.SYSTEM:
+                self._system(rec)
+            elif kind == container.FULL:
+                self._full(rec)
+            else:
+                self._message(rec)
+        except _DECODE_ERRORS as exc:
+            return Reject(rec[1], f"{_what(rec)}: {exc}", _raw(rec), None)
+        self.size += 1
+        return None
+
+    def _event(self, rec: tuple) -> None:
+        _, offset, hdr, blob, traits, _others, user = rec
+        ptr = 8 if hdr[1] == 0x13 else 4
+        if blob is not None:
+            key = (hdr[8], blob, ptr)
+            target = self._targets.get(key)
+            if target is None:
+                target = self._targets[key] = self._tl_target(hdr, blob, traits, ptr)
+            fam, schema, provider = target
+            values = schema.decode(user)
+            if fam is not None:
+                self.families.setdefault(fam.event_name, []).append((offset, hdr[7], hdr[6], hdr[5], values))
+                return
+            fields = dict(zip((f.name for f in schema.fields), values, strict=True))
+            row = self._header_row(offset, hdr, provider, schema.name, "generic")
+            row["kind"] = f"etw:{provider}:{schema.name}"
+            row["fields_json"] = to_json(fields)
+            self.dicts.append(row)
+            return
+        if hdr[8] == ti.GUID_BYTES:
+            self._ti(offset, hdr, user, ptr)
+            return
+        row = self._header_row(offset, hdr, guid_text(hdr[8]), None, "generic")
+        row["kind"] = f"etw:{row['provider']}:{hdr[9]}"
+        row["fields_json"] = to_json({"user_data_size": len(user), "user_data_hex": user[:HEX_PREVIEW]})
+        self.dicts.append(row)
+
+    def _tl_target(self, hdr: tuple, blob: bytes, traits: bytes | None, ptr: int) -> tuple:
+        schema = tracelogging.schema(blob, ptr)
+        provider = (tracelogging.provider_name(traits) if traits else None) or guid_text(hdr[8])
+        fam = sleepwalker.family_for(provider, schema.name, schema.fields)
+        if fam is None and provider == sleepwalker.PROVIDER_NAME:
+            self.warn(f"Sleepwalker.Kernel event {schema.name!r} does not have the fields of spec 2.2: kept generic")
+        return fam, schema, provider
+
+    def _ti(self, offset: int, hdr: tuple, user: bytes, ptr: int) -> None:
+        event_id, version, task = hdr[9], hdr[10], hdr[14]
+        name = ti.event_name(event_id, version, task)
+        row = self._header_row(offset, hdr, ti.PROVIDER, name, "ti")
+        row["kind"] = f"ti:etw:{name}"
+        decode = ti.decoder(event_id, version, ptr)
+        if decode is None:
+            self.warn(f"Threat-Intelligence event {event_id} version {version} has no template: kept as hex")
+            row["fields_json"] = to_json({"user_data_size": len(user), "user_data_hex": user[:HEX_PREVIEW]})
+        else:
+            names = [f.name for f in ti.template_fields(event_id, version) or ()]
+            fields = dict(zip(names, decode(user), strict=True))
+            row.update(ti.columns(fields))
+            row["fields_json"] = to_json(fields)
+        self.dicts.append(row)
+
+    def _header_row(self, offset: int, hdr: tuple, provider: str, name: str | None, family: str) -> dict[str, Any]:
+        filetime = self.log.filetime(hdr[7])
+        return {"source_offset": offset, "ts": _micros(filetime), "raw_clock": filetime, "clock": "filetime",
+                "family": family, "header_pid": hdr[6], "header_tid": hdr[5], "actor_pid": hdr[6] if family ==
+                "generic" else None, "tid": hdr[5] if family == "generic" else None, "provider": provider,
+                "event_name": name, "etw_event_id": hdr[9], "etw_version": hdr[10], "task": hdr[14],
+                "opcode": hdr[13], "level": hdr[12], "keyword": _i64(hdr[15])}  # fmt: skip
+
+    def _system(self, rec: tuple) -> None:
+        _, offset, htype, version, typ, group, tid, pid, ts, payload = rec
+        name = mof.event_name(group, typ)
+        filetime = self.log.filetime(ts)
+        row: dict[str, Any] = {"source_offset": offset, "ts": _micros(filetime), "raw_clock": filetime,
+                               "clock": "filetime", "header_pid": pid, "header_tid": tid, "provider": mof.PROVIDER,
+                               "event_name": name, "kind": f"etw:{mof.PROVIDER}:{name}", "etw_version": version,
+                               "opcode": typ, "task": group}  # fmt: skip
+        if group == container.HEADER_GROUP and typ == 0 and offset == container.HEADER_RECORD_OFFSET:
+            row.update(family="generic", actor_pid=pid, tid=tid, fields_json=to_json(self.log.info()))
+            self.dicts.append(row)
+            return
+        found = mof.decoder(group, version, typ, 8 if htype in container.POINTER64 else 4)
+        if found is None:
+            row.update(family="generic", actor_pid=pid, tid=tid, fields_json=to_json(
+                {"group": group, "type": typ, "version": version, "payload_size": len(payload),
+                 "payload_hex": payload[:HEX_PREVIEW]}))  # fmt: skip
+            self.dicts.append(row)
+            return
+        family, fields, decode = found
+        values = dict(zip((f.name for f in fields), decode(payload), strict=True))
+        row["family"] = family
+        row["fields_json"] = to_json(values)
+        row.update(_mof_columns(family, typ, values))
+        self.dicts.append(row)
+
+    def _full(self, rec: tuple) -> None:
+        _, offset, _htype, guid, typ, level, version, tid, pid, ts, payload = rec
+        filetime = self.log.filetime(ts)
+        provider = guid_text(guid)
+        self.dicts.append({"source_offset": offset, "ts": _micros(filetime), "raw_clock": filetime,
+                           "clock": "filetime", "family": "generic", "header_pid": pid, "header_tid": tid,
+                           "actor_pid": pid, "tid": tid, "provider": provider, "kind": f"etw:{provider}:{typ}",
+                           "etw_version": version, "opcode": typ, "level": level,
+                           "fields_json": to_json({"payload_size": len(payload),
+                                                   "payload_hex": payload[:HEX_PREVIEW]})})  # fmt: skip
+
+    def _message(self, rec: tuple) -> None:
+        _, offset, raw = rec
+        self.dicts.append({"source_offset": offset, "family": "generic", "kind": "etw:wpp:message",
+                           "fields_json": to_json({"message_id": raw[4] | raw[5] << 8, "size": len(raw),
+                                                   "hex": raw[:HEX_PREVIEW]})})  # fmt: skip
+
+    # -- building --------------------------------------------------------------------------------------------------
+
+    def build(self) -> pa.RecordBatch | None:
+        """One RecordBatch of everything collected, in file order; the collector is emptied."""
+        parts: list[tuple[np.ndarray, dict[str, pa.Array], int]] = []
+        for event_name, rows in self.families.items():
+            fam = sleepwalker.FAMILIES[event_name]
+            offsets, stamps, pids, tids, values = zip(*rows, strict=True)
+            n = len(rows)
+            cols = sleepwalker.columns(fam, values)
+            filetimes = self.log_filetimes(np.fromiter(stamps, dtype=np.int64, count=n))
+            cols.update({
+                "ts": pa.array((filetimes - FILETIME_UNIX_EPOCH) // 10, type=_TS),
+                "raw_clock": pa.array(filetimes),
+                "clock": constant("filetime", n, pa.string()),
+                "family": constant(fam.family, n, pa.string()),
+                "kind": constant(f"sleepwalker:etw:{event_name}", n, pa.string()),
+                "provider": constant(sleepwalker.PROVIDER_NAME, n, pa.string()),
+                "event_name": constant(event_name, n, pa.string()),
+                "header_pid": pa.array(np.fromiter(pids, dtype=np.int64, count=n)),
+                "header_tid": pa.array(np.fromiter(tids, dtype=np.int64, count=n)),
+                "source_offset": pa.array(np.fromiter(offsets, dtype=np.int64, count=n)),
+            })  # fmt: skip
+            parts.append((cols["source_offset"].to_numpy(), cols, n))
+        if self.dicts:
+            cols = _dict_columns(self.dicts)
+            parts.append((cols["source_offset"].to_numpy(), cols, len(self.dicts)))
+        self.families, self.dicts, self.size = {}, [], 0
+        if not parts:
+            return None
+        return _union(parts)
+
+    def log_filetimes(self, stamps: np.ndarray) -> np.ndarray:
+        """FILETIMEs of a column of record timestamps (the vectorised `Logfile.filetime`)."""
+        log = self.log
+        if log.clock_type == 1 and log.perf_freq > 0:
+            delta = stamps - log.header_ts
+            seconds, rest = np.divmod(delta, log.perf_freq)
+            return log.start_time + seconds * 10_000_000 + rest * 10_000_000 // log.perf_freq
+        if log.clock_type == 3 and log.cpu_mhz > 0:
+            return log.start_time + (stamps - log.header_ts) * 10 // log.cpu_mhz
+        return stamps
+
+
+def _mof_columns(family: str, typ: int, v: dict[str, Any]) -> dict[str, Any]:
+    """Case columns of a kernel process/thread/image event (rundowns are neither creates nor exits)."""
+    if family == "process":
+        create = {1: True, 2: False}.get(typ)
+        return {"target_pid": v["ProcessId"], "actor_pid": v["ParentId"] if create else v["ProcessId"],
+                "parent_pid": v["ParentId"], "session_id": v["SessionId"], "is_create": create,
+                "image_path": v["ImageFileName"], "command_line": v["CommandLine"]}  # fmt: skip
+    if family == "thread":
+        return {"target_pid": v["ProcessId"], "tid": v["TThreadId"], "start_address": _i64(v["Win32StartAddr"])}
+    return {"actor_pid": v["ProcessId"], "target_pid": v["ProcessId"], "image_base": _i64(v["ImageBase"]),
+            "image_size": _i64(v["ImageSize"]), "image_path": v["FileName"],
+            "signature_level": v.get("SignatureLevel"), "signature_type": v.get("SignatureType")}  # fmt: skip
+
+
+def _i64(value: int | None) -> int | None:
+    """A u64 as the schema's BIGINT (same bits)."""
+    return value - (1 << 64) if value is not None and value >= 1 << 63 else value
+
+
+def _micros(filetime: int) -> int:
+    return (filetime - FILETIME_UNIX_EPOCH) // 10
+
+
+def _dict_columns(rows: list[dict[str, Any]]) -> dict[str, pa.Array]:
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    return {name: pa.array([row.get(name) for row in rows], type=EVENTS.field(name).type) for name in names}
+
+
+def _union(parts: list[tuple[np.ndarray, dict[str, pa.Array], int]]) -> pa.RecordBatch:
+    """Concatenate column sets (NULL where a part lacks a column) and restore file order."""
+    if len(parts) == 1:
+        _, cols, _ = parts[0]
+        if np.all(np.diff(parts[0][0]) >= 0):
+            return pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
+    names: dict[str, None] = {}
+    for _, cols, _ in parts:
+        names.update(dict.fromkeys(cols))
+    order = pa.array(np.argsort(np.concatenate([p[0] for p in parts]), kind="stable"))
+    arrays = []
+    for name in names:
+        type_ = EVENTS.field(name).type
+        pieces = [cols[name] if name in cols else pa.nulls(n, type_) for _, cols, n in parts]
+        arrays.append(pa.concat_arrays([p.cast(type_) if p.type != type_ else p for p in pieces]).take(order))
+    return pa.RecordBatch.from_arrays(arrays, names=list(names))
+
+
+def _what(rec: tuple) -> str:
+    kind = rec[0]
+    if kind == container.EVENT:
+        return f"EVENT_HEADER event {rec[2][9]} of {guid_text(rec[2][8])} (user data {len(rec[6])} bytes)"
+    if kind == container.SYSTEM:
+        return f"kernel event {mof.event_name(rec[5], rec[4])} v{rec[3]} ({len(rec[9])} bytes)"
+    return f"{kind} record"
+
+
+def _raw(rec: tuple) -> bytes:
+    return rec[6] if rec[0] == container.EVENT else rec[-1] if isinstance(rec[-1], bytes) else b""

@@ -1,0 +1,92 @@
+"""`Sleepwalker.Kernel` TraceLogging events into their case families, exactly as `swk.kernel.etw` lists them.
+
+Events of one family share one schema, so their decoded value tuples are collected and turned into columns a
+batch at a time (numpy over whole columns, no per-row Python): pid and pointer fields keep their 64-bit pattern as
+BIGINT, the NTSTATUS fields become signed INT, `stack0..7` become `frames` cut to the frame count, and the derived
+columns of docs/case-rows.md are filled from the fields the event carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import numpy as np
+import pyarrow as pa
+
+from swk.capture import columns as col
+from swk.capture.etl.fields import Field as TlField
+from swk.kernel.etw import FAMILIES, PROVIDER_NAME, Family, TlType
+from swk.store.schema import EVENTS
+
+CLASS_IDS = {"UNKNOWN-ORIGIN": 0, "LEGITIMATE-SYSCALL": 1, "DIRECT-SYSCALL-SUSPECT": 2}
+PAGE_EXECUTE_ANY = 0xF0  # EXECUTE, EXECUTE_READ, EXECUTE_READWRITE, EXECUTE_WRITECOPY
+_COUNT_FIELD = {"HandleTelemetry": "frameCount", "ThreadTelemetry": "workerFrameCount"}
+
+
+def family_for(provider: str | None, event_name: str, fields: Sequence[TlField]) -> Family | None:
+    """The Sleepwalker family whose spec 2.2 field list (names and in-types, in order) this schema is."""
+    if provider != PROVIDER_NAME:
+        return None
+    fam = FAMILIES.get(event_name)
+    if fam is None or len(fam.fields) != len(fields):
+        return None
+    for want, got in zip(fam.fields, fields, strict=True):
+        if want.name != got.name or int(want.type) != got.in_type or got.count is not None:
+            return None
+    return fam
+
+
+@cache
+def _plan(event_name: str) -> list[tuple[int, str, TlType, bool]]:
+    fam = FAMILIES[event_name]
+    return [(i, f.column, f.type, f.signed) for i, f in enumerate(fam.fields) if not f.column.startswith("frames[")]
+
+
+def columns(fam: Family, values: Sequence[tuple]) -> dict[str, pa.Array]:
+    """Case columns of `len(values)` decoded events of one family."""
+    n = len(values)
+    by_field = list(zip(*values, strict=True)) if n else [() for _ in fam.fields]
+    out: dict[str, pa.Array] = {}
+    ints: dict[str, np.ndarray] = {}
+    for i, column, type_, signed in _plan(fam.event_name):
+        data = by_field[i]
+        target = EVENTS.field(column).type
+        if type_ in (TlType.HEXINT64, TlType.UINT64):
+            arr = np.fromiter(data, dtype=np.uint64, count=n).view(np.int64)
+        elif type_ in (TlType.HEXINT32, TlType.UINT32, TlType.INT32, TlType.UINT8):
+            bits = np.fromiter(data, dtype=np.int32 if type_ == TlType.INT32 else np.uint32, count=n).view(np.int32)
+            # An INT column keeps the 32-bit pattern (NTSTATUS reads negative); BIGINT columns hold the unsigned value.
+            arr = (
+                bits
+                if target == pa.int32()
+                else (bits.astype(np.int64) if signed else bits.view(np.uint32).astype(np.int64))
+            )
+        else:
+            out[column] = pa.array(data, type=target)
+            continue
+        ints[column] = arr
+        out[column] = pa.array(arr, type=target)
+    count_field = _COUNT_FIELD.get(fam.event_name)
+    if count_field is not None:
+        first = next(i for i, f in enumerate(fam.fields) if f.name == "stack0")
+        stacks = np.empty((n, 8), dtype=np.uint64)
+        for k in range(8):
+            stacks[:, k] = np.fromiter(by_field[first + k], dtype=np.uint64, count=n)
+        out["frames"] = col.frames(stacks, np.minimum(ints["frame_count"], 8))
+    _derive(fam.event_name, out, ints, n)
+    return out
+
+
+def _derive(event_name: str, out: dict[str, pa.Array], ints: dict[str, np.ndarray], n: int) -> None:
+    """The columns docs/case-rows.md derives from an event's own fields."""
+    if event_name == "HandleTelemetry":
+        names = out["class_name"].to_pylist()
+        out["class_id"] = pa.array([CLASS_IDS.get(s) for s in names], type=pa.int32())
+    elif event_name == "ThreadTelemetry":
+        out["start_region_exec"] = pa.array((ints["start_region_protect"] & PAGE_EXECUTE_ANY) != 0)
+    elif event_name == "ProcessTelemetry":
+        creator = np.where(out["is_create"].to_numpy(zero_copy_only=False), ints["creator_pid"], ints["target_pid"])
+        out["actor_pid"] = pa.array(creator)
+    elif event_name == "ImageTelemetry":
+        out["actor_pid"] = out["target_pid"]
