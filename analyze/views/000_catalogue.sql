@@ -1,0 +1,47 @@
+-- The detection catalogue (spec 3.0, docs/detections.md "Catalogue"): one row per rule, in emission order.
+-- A copy of kernel/catalogue.py as data, so the views stay plain SQL that runs in the duckdb shell on its own;
+-- tests/test_analyze_views.py asserts that it equals CATALOGUE row for row. `rule_order` is the sub-order of
+-- detections raised by one trigger row and the id tie-break (docs/detections.md section 11).
+CREATE OR REPLACE VIEW catalogue AS
+SELECT * FROM (VALUES
+    (1, 'DIRECT_SYSCALL_SUSPECT_HANDLE_OPERATION', 'DIRECT_SYSCALL_SUSPECT_HANDLE_OPERATION', 4, 'kernel',
+        'handle operation classified as direct-syscall suspect', 'T1106'),
+    (2, 'STACK_INTEGRITY_ANOMALY_ON_HANDLE_OP', 'STACK_INTEGRITY_ANOMALY_ON_HANDLE_OP', 5, 'kernel',
+        'stack, return-address, unwind, module chain, or teb bounds integrity failed', 'T1106'),
+    (3, 'REMOTE_APC_CREATION_SUSPECT', 'REMOTE_APC_CREATION_SUSPECT', 4, 'kernel',
+        'remote thread handle set-context intent suggests APC-style execution', 'T1055.004'),
+    (4, 'THREAD_HIJACK_INTENT/apc', 'THREAD_HIJACK_INTENT', 5, 'kernel',
+        'thread set-context plus suspend/resume intent indicates hijack pattern', 'T1055.003'),
+    (5, 'REMOTE_THREAD_WITH_RECENT_HANDLE_INTENT', 'REMOTE_THREAD_WITH_RECENT_HANDLE_INTENT', 4, 'kernel',
+        'remote thread activity correlated with recent handle intent', 'T1055'),
+    (6, 'REMOTE_THREAD_START_IN_NON_IMAGE_EXECUTABLE_REGION', 'REMOTE_THREAD_START_IN_NON_IMAGE_EXECUTABLE_REGION', 5,
+        'kernel', 'remote thread start address resolved to executable non-image memory', 'T1055.002'),
+    (7, 'REMOTE_THREAD_OUTSIDE_MAIN_IMAGE', 'REMOTE_THREAD_OUTSIDE_MAIN_IMAGE', 3, 'kernel',
+        'remote thread start address is outside target main image range', 'T1055'),
+    (8, 'THREAD_ACTIVITY_WITH_THREAD_CONTEXT_INTENT', 'THREAD_ACTIVITY_WITH_THREAD_CONTEXT_INTENT', 4, 'kernel',
+        'thread activity observed after thread-context handle intent', 'T1055.003'),
+    (9, 'THREAD_HIJACK_INTENT/thread', 'THREAD_HIJACK_INTENT', 5, 'kernel',
+        'thread-context intent combined with suspicious remote thread execution', 'T1055.003'),
+    (10, 'POSSIBLE_PROCESS_HOLLOWING_OR_INJECTION_INTENT_CHAIN', 'POSSIBLE_PROCESS_HOLLOWING_OR_INJECTION_INTENT_CHAIN',
+        6, 'kernel', 'memory and thread intent chain indicates potential hollowing/injection', 'T1055.012'),
+    (11, 'POSSIBLE_MANUAL_MAP_OR_HOLLOWING_EXECUTION', 'POSSIBLE_MANUAL_MAP_OR_HOLLOWING_EXECUTION', 6, 'kernel',
+        'remote execution from suspicious region after memory/duplicate intent', 'T1055'),
+    (12, 'KERNEL_PROCESS_HOLLOWING_MARK_CHAIN_MEDIUM', 'KERNEL_PROCESS_HOLLOWING_MARK_CHAIN_MEDIUM', 5, 'kernel',
+        'kernel hollowing mark-chain (medium)', 'T1055.012'),
+    (13, 'KERNEL_PROCESS_HOLLOWING_MARK_CHAIN_STRONG', 'KERNEL_PROCESS_HOLLOWING_MARK_CHAIN_STRONG', 7, 'kernel',
+        'kernel hollowing mark-chain (strong)', 'T1055.012'),
+    (14, 'SUSPICIOUS_NTDLL_IMAGE_PATH', 'SUSPICIOUS_NTDLL_IMAGE_PATH', 4, 'kernel', NULL, 'T1562.001'),
+    (15, 'MULTIPLE_NTDLL_IMAGE_MAPPINGS', 'MULTIPLE_NTDLL_IMAGE_MAPPINGS', 3, 'kernel',
+        'multiple ntdll image-load events observed for process', 'T1562.001'),
+    (16, 'HIGH_VALUE_REGISTRY_ACTIVITY', 'HIGH_VALUE_REGISTRY_ACTIVITY', 2, 'kernel', NULL, 'T1547.001'),
+    (17, 'DRIVER_DISPATCH_OR_OBJECT_TAMPER', 'DRIVER_DISPATCH_OR_OBJECT_TAMPER', 5, 'kernel',
+        'driver dispatch/object integrity drift detected', 'T1014'),
+    (18, 'DRIVER_DISPATCH_OR_OBJECT_TAMPER_CLEARED', 'DRIVER_DISPATCH_OR_OBJECT_TAMPER_CLEARED', 2, 'kernel',
+        'driver dispatch/object integrity returned to expected state', 'T1014'),
+    (19, 'PROCESS_HOLLOWING_MARK_CHAIN_MEDIUM', 'PROCESS_HOLLOWING_MARK_CHAIN_MEDIUM', 5, 'controller', NULL,
+        'T1055.012'),
+    (20, 'PROCESS_HOLLOWING_MARK_CHAIN_STRONG', 'PROCESS_HOLLOWING_MARK_CHAIN_STRONG', 7, 'controller', NULL,
+        'T1055.012'),
+    (21, 'PROCESS_HOLLOWING_TXF_SUSPECT_CHAIN', 'PROCESS_HOLLOWING_TXF_SUSPECT_CHAIN', 8, 'controller', NULL,
+        'T1055.013')
+) AS c(rule_order, rule, name, severity, engine, reason, attack);

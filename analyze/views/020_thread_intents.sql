@@ -1,0 +1,17 @@
+-- intents(t) of docs/detections.md "Derived facts per row": the handle rows of the same host, actor and target
+-- before the thread row in (ts, event_id) order and at most 5000 ms older (floor ms), for thread rows whose
+-- recorded correlation is non-zero. The driver's 256-entry intent ring is not recomputed: the thread row already
+-- carries the correlation it found; these rows are its evidence.
+-- ms(h, t) <= 5000 with ms = floor(µs / 1000) is t.us - h.us < 5001000, i.e. h.us >= t.us - 5000999.
+-- A band join on (host, actor, target) plus a time range; DuckDB runs it as a hash join with a range filter.
+CREATE OR REPLACE VIEW thread_intents AS
+SELECT t.event_id AS thread_event_id, h.event_id, h.ts
+FROM thread_starts AS t
+JOIN handle_ops AS h
+  ON h.host = t.host
+ AND h.actor_pid = t.actor_pid
+ AND h.target_pid = t.target_pid
+ AND h.us >= t.us - 5000999
+ AND h.us <= t.us
+ AND (h.us < t.us OR h.event_id < t.event_id)
+WHERE coalesce(t.corr_flags, 0) <> 0;
