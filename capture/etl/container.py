@@ -26,6 +26,9 @@ HEADER_GROUP = 0  # EVENT_TRACE_GROUP_HEADER: the logfile header is its event ty
 HEADER_RECORD_OFFSET = layout.BUFFER_HEADER_SIZE  # the logfile header is the first record of the first buffer
 POINTER64 = layout.POINTER64_TYPES
 
+SEEN_LIMIT = 4096  # distinct extended-data regions remembered per file
+_CONSTANT_EXT = frozenset({11, 12, 14})  # schema, traits, control GUID: the same for every event of a schema
+
 # Record kinds handed on by `walk`.
 EVENT, SYSTEM, FULL, MESSAGE = "event", "system", "full", "message"
 
@@ -175,10 +178,10 @@ def buffers(fh: BinaryIO, total: int, log: Logfile) -> Iterator[tuple[int, bytes
         offset += size
 
 
-def walk(data: bytes, offset: int, pointer_size: int) -> tuple[list[tuple], Reject | None]:
+def walk(data: bytes, offset: int, seen: dict[bytes, list[bytes]]) -> tuple[list[tuple], Reject | None]:
     """Records of one buffer (`data` = header + records) as tuples, and a reject if a record broke the walk.
 
-    EVENT:   (EVENT, file offset, EVENT_HEADER tuple, schema_tl, prov_traits, other ext items, user data)
+    EVENT:   (EVENT, file offset, EVENT_HEADER bytes, extended data region, user data)
     SYSTEM:  (SYSTEM, file offset, header type, version, type, group, tid, pid, timestamp, payload)
     FULL:    (FULL, file offset, header type, guid, type, level, version, tid, pid, timestamp, payload)
     MESSAGE: (MESSAGE, file offset, raw record)
@@ -187,7 +190,7 @@ def walk(data: bytes, offset: int, pointer_size: int) -> tuple[list[tuple], Reje
     append = out.append
     end = len(data)
     pos = layout.BUFFER_HEADER_SIZE
-    unpack_event = layout.EVENT_HEADER.unpack_from
+    unpack_head = _EVENT_HEAD.unpack_from
     unpack_ext = layout.EXT_ITEM.unpack_from
     while pos + 4 <= end:
         htype = data[pos + 2]
@@ -195,34 +198,37 @@ def walk(data: bytes, offset: int, pointer_size: int) -> tuple[list[tuple], Reje
         if mflags == layout.MARKER_FLAGS and htype in _EVENT_TYPES:
             if pos + layout.EVENT_HEADER_SIZE > end:
                 return out, _cut(data, pos, offset, "EVENT_HEADER")
-            hdr = unpack_event(data, pos)
-            size = hdr[0]
+            size, _, _, flags = unpack_head(data, pos)
             stop = pos + size
             if size < layout.EVENT_HEADER_SIZE or stop > end:
                 return out, _cut(data, pos, offset, f"EVENT_HEADER.Size={size}")
             p = pos + layout.EVENT_HEADER_SIZE
-            schema = traits = None
-            others: list[tuple[int, bytes]] | None = None
-            if hdr[3] & 1:  # EXTENDED_INFO
-                while True:
-                    if p + layout.EXT_ITEM_SIZE > stop:
-                        return out, _cut(data, pos, offset, "EVENT_HEADER_EXTENDED_DATA_ITEM")
-                    isize, etype, link, dsize = unpack_ext(data, p)
-                    if isize < layout.EXT_ITEM_SIZE + dsize or isize % 8 or p + isize > stop:
-                        return out, _cut(data, pos, offset, f"EXTENDED_DATA_ITEM.Size={isize} (DataSize={dsize})")
-                    item = data[p + 8 : p + 8 + dsize]
-                    if etype == 11:
-                        schema = item
-                    elif etype == 12:
-                        traits = item
-                    else:
-                        if others is None:
-                            others = []
-                        others.append((etype, item))
-                    p += isize
-                    if not link & 1:
+            ext = b""
+            if flags & 1:  # EXTENDED_INFO
+                # Schema and traits repeat byte for byte for every event of a schema: the region is matched
+                # against the ones seen before (no copy, and the same object, whose hash is cached, goes on).
+                for known in seen.get(data[p : p + 8], ()):
+                    if data.startswith(known, p) and p + len(known) <= stop:
+                        ext = known
+                        p += len(known)
                         break
-            append((EVENT, offset + pos, hdr, schema, traits, others, data[p:stop]))
+                else:
+                    start = p
+                    constant = True
+                    while True:
+                        if p + layout.EXT_ITEM_SIZE > stop:
+                            return out, _cut(data, pos, offset, "EVENT_HEADER_EXTENDED_DATA_ITEM")
+                        isize, etype, link, dsize = unpack_ext(data, p)
+                        if isize < layout.EXT_ITEM_SIZE + dsize or isize % 8 or p + isize > stop:
+                            return out, _cut(data, pos, offset, f"EXTENDED_DATA_ITEM.Size={isize} (DataSize={dsize})")
+                        constant = constant and etype in _CONSTANT_EXT
+                        p += isize
+                        if not link & 1:
+                            break
+                    ext = data[start:p]
+                    if constant and len(seen) < SEEN_LIMIT:
+                        seen.setdefault(ext[:8], []).append(ext)
+            append((EVENT, offset + pos, data[pos : pos + layout.EVENT_HEADER_SIZE], ext, data[p:stop]))
         elif mflags == layout.MARKER_FLAGS and htype in _SYSTEM_TYPES:
             hsize = _SYSTEM_TYPES[htype]
             if pos + hsize > end:
@@ -264,12 +270,24 @@ def walk(data: bytes, offset: int, pointer_size: int) -> tuple[list[tuple], Reje
     return out, None
 
 
+_EVENT_HEAD = struct.Struct("<HBBH")  # EVENT_HEADER.Size, HeaderType, MarkerFlags, Flags: all the walk needs
 _EVENT_TYPES = frozenset({layout.HeaderType.EVENT_HEADER32, layout.HeaderType.EVENT_HEADER64})
 _SYSTEM_TYPES = {layout.HeaderType.SYSTEM32: layout.SYSTEM_HEADER_SIZE, layout.HeaderType.SYSTEM64: layout.SYSTEM_HEADER_SIZE,
                  layout.HeaderType.COMPACT32: layout.COMPACT_HEADER_SIZE, layout.HeaderType.COMPACT64: layout.COMPACT_HEADER_SIZE,
                  layout.HeaderType.PERFINFO32: layout.PERFINFO_HEADER_SIZE, layout.HeaderType.PERFINFO64: layout.PERFINFO_HEADER_SIZE}  # fmt: skip
 _FULL_TYPES = {layout.HeaderType.FULL_HEADER32: layout.FULL_HEADER_SIZE, layout.HeaderType.FULL_HEADER64: layout.FULL_HEADER_SIZE,
                layout.HeaderType.INSTANCE32: layout.INSTANCE_HEADER_SIZE, layout.HeaderType.INSTANCE64: layout.INSTANCE_HEADER_SIZE}  # fmt: skip
+
+
+def ext_items(region: bytes) -> list[tuple[int, bytes]]:
+    """(type, data) of the extended data items of a region `walk` already checked."""
+    items = []
+    p = 0
+    while p + layout.EXT_ITEM_SIZE <= len(region):
+        isize, etype, _link, dsize = layout.EXT_ITEM.unpack_from(region, p)
+        items.append((etype, region[p + 8 : p + 8 + dsize]))
+        p += isize
+    return items
 
 
 def _cut(data: bytes, pos: int, offset: int, what: str) -> Reject:

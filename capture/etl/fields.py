@@ -239,12 +239,14 @@ def compile_decoder(fields: tuple[Field, ...], pointer_size: int = 8) -> Callabl
                 converts.append((i, t))
             continue
         flush()
-        if simple and t == UNICODESTRING:
-            lines += ["    z = _wide_end(data, p)", f"    v{i} = data[p:z].decode('utf-16-le', 'replace')",
-                      "    p = z + 2"]  # fmt: skip
+        if simple and t == UNICODESTRING:  # inline: the NUL search is the hot spot of path-heavy events
+            lines += ["    z = data.find(b'\\0\\0', p)", "    while z >= 0 and (z - p) & 1: z = data.find(b'\\0\\0', z + 1)",
+                      "    if z < 0: raise TruncatedError('UTF-16 string has no NUL terminator')",
+                      f"    v{i} = data[p:z].decode('utf-16-le', 'replace')", "    p = z + 2"]  # fmt: skip
         elif simple and t == ANSISTRING:
             lines += ["    z = data.find(b'\\0', p)", "    if z < 0: raise TruncatedError('8-bit string has no NUL')",
-                      f"    v{i} = _ansi(data[p:z])", "    p = z + 1"]  # fmt: skip
+                      f"    v{i} = data[p:z]", f"    try: v{i} = v{i}.decode()",
+                      f"    except UnicodeDecodeError: v{i} = v{i}.decode('latin-1')", "    p = z + 1"]  # fmt: skip
         elif simple and t in (BINARY, COUNTEDBINARY):
             lines += ["    if p + 2 > len(data): raise TruncatedError('binary has no length')",
                       "    n = data[p] | data[p + 1] << 8", f"    v{i} = data[p + 2:p + 2 + n]",
@@ -261,3 +263,73 @@ def compile_decoder(fields: tuple[Field, ...], pointer_size: int = 8) -> Callabl
     code = compile("\n".join(lines), "<etl field decoder>", "exec")
     exec(code, env)  # generated from field descriptions, never from input text
     return env["decode"]  # type: ignore[return-value]
+
+
+_NUMPY = {INT8: "i1", UINT8: "u1", INT16: "<i2", UINT16: "<u2", INT32: "<i4", UINT32: "<u4", INT64: "<i8",
+          UINT64: "<u8", FLOAT: "<f4", DOUBLE: "<f8", BOOL32: "<i4", HEXINT32: "<u4", HEXINT64: "<u8"}  # fmt: skip
+_VARIABLE = (UNICODESTRING, ANSISTRING, BINARY, COUNTEDBINARY)
+
+
+@dataclass(frozen=True)
+class Segments:
+    """A flat schema cut into runs of fixed-size fields (numpy dtypes) and variable fields (decoded values).
+
+    The segment decoder returns, per event, the raw bytes of each fixed run and the value of each variable field;
+    a batch of events then turns each run into columns with one `np.frombuffer`, no per-value Python objects.
+    """
+
+    decode: Callable[[bytes], tuple]
+    parts: tuple[tuple[str, object], ...]  # ("fixed", np.dtype with the field names) or ("var", field name)
+
+
+def compile_segments(fields: tuple[Field, ...], pointer_size: int = 8) -> Segments | None:
+    """The segment decoder of a flat schema of scalars and strings/binary, or None for anything else."""
+    import numpy as np
+
+    ptr = "<u8" if pointer_size == 8 else "<u4"
+    if any(f.count is not None or f.length_field or f.in_type not in (*_NUMPY, POINTER, *_VARIABLE) for f in fields):
+        return None
+    lines = ["def decode(data):", "    p = 0", "    n = len(data)"]
+    parts: list[tuple[str, object]] = []
+    outs: list[str] = []
+    run: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        dtype = np.dtype(run)
+        k = len(parts)
+        lines.append(
+            f"    if p + {dtype.itemsize} > n: raise TruncatedError('user data ends inside fixed-size fields')"
+        )
+        lines.append(f"    s{k} = data[p:p + {dtype.itemsize}]")
+        lines.append(f"    p += {dtype.itemsize}")
+        parts.append(("fixed", dtype))
+        outs.append(f"s{k}")
+        run.clear()
+
+    for f in fields:
+        if f.in_type not in _VARIABLE:
+            run.append((f.name, ptr if f.in_type == POINTER else _NUMPY[f.in_type]))
+            continue
+        flush()
+        k = len(parts)
+        if f.in_type == UNICODESTRING:
+            lines += ["    z = data.find(b'\\0\\0', p)", "    while z >= 0 and (z - p) & 1: z = data.find(b'\\0\\0', z + 1)",
+                      "    if z < 0: raise TruncatedError('UTF-16 string has no NUL terminator')",
+                      f"    s{k} = data[p:z].decode('utf-16-le', 'replace')", "    p = z + 2"]  # fmt: skip
+        elif f.in_type == ANSISTRING:
+            lines += ["    z = data.find(b'\\0', p)", "    if z < 0: raise TruncatedError('8-bit string has no NUL')",
+                      f"    s{k} = data[p:z]", f"    try: s{k} = s{k}.decode()",
+                      f"    except UnicodeDecodeError: s{k} = s{k}.decode('latin-1')", "    p = z + 1"]  # fmt: skip
+        else:
+            lines += ["    if p + 2 > n: raise TruncatedError('binary has no length')",
+                      "    m = data[p] | data[p + 1] << 8", f"    s{k} = data[p + 2:p + 2 + m]",
+                      f"    if len(s{k}) < m: raise TruncatedError('binary runs past the user data')", "    p += 2 + m"]  # fmt: skip
+        parts.append(("var", f.name))
+        outs.append(f"s{k}")
+    flush()
+    lines.append("    return (" + "".join(f"{o}, " for o in outs) + ")")
+    env: dict[str, object] = {"TruncatedError": TruncatedError}
+    exec(compile("\n".join(lines), "<etl segment decoder>", "exec"), env)  # generated from field descriptions
+    return Segments(env["decode"], tuple(parts))  # type: ignore[arg-type]

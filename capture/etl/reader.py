@@ -38,12 +38,13 @@ def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
             ctx.warn(warning)
         ctx.info.update(log.info())
         batch = Batch(log, ctx.warn)
+        seen: dict[bytes, list[bytes]] = {}
         for item in container.buffers(fh, total, log):
             if isinstance(item, Reject):
                 yield item
                 continue
             offset, data = item
-            records, broken = container.walk(data, offset, log.pointer_size)
+            records, broken = container.walk(data, offset, seen)
             for rec in records:
                 rejected = batch.add(rec)
                 if rejected is not None:
@@ -51,11 +52,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
             if broken is not None:
                 yield broken
             if batch.size >= BATCH_RECORDS:
-                out = batch.build()
-                if out is not None:
-                    yield out
+                yield from batch.build()
                 ctx.advance(offset + len(data))
-        out = batch.build()
-        if out is not None:
-            yield out
+        yield from batch.build()
         ctx.advance(total)

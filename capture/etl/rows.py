@@ -17,7 +17,8 @@ import numpy as np
 import pyarrow as pa
 
 from swk.capture.columns import constant
-from swk.capture.etl import container, mof, sleepwalker, ti, tracelogging
+from swk.capture.etl import container, layout, mof, sleepwalker, ti, tracelogging
+from swk.capture.etl import fields as fd
 from swk.capture.etl.fields import TruncatedError
 from swk.kernel.clock import FILETIME_UNIX_EPOCH
 from swk.store.reject import Reject
@@ -26,6 +27,16 @@ from swk.store.schema import EVENTS
 HEX_PREVIEW = 512  # bytes of an undecoded payload kept as hex in fields_json
 _DECODE_ERRORS = (TruncatedError, struct.error, IndexError, ValueError, OverflowError)
 _TS = EVENTS.field("ts").type
+_EVENT_HEADER = layout.EVENT_HEADER.unpack
+# The EVENT_HEADER fields the batch path reads, as a numpy view of the collected header bytes.
+_HEADER_DTYPE = np.dtype(
+    {
+        "names": ["tid", "pid", "ts"],
+        "formats": ["<u4", "<u4", "<i8"],
+        "offsets": [8, 12, 16],
+        "itemsize": layout.EVENT_HEADER_SIZE,
+    }
+)
 
 
 def guid_text(raw: bytes) -> str:
@@ -53,7 +64,9 @@ class Batch:
         self.families: dict[str, list[tuple]] = {}
         self.dicts: list[dict[str, Any]] = []
         self.size = 0
-        self._targets: dict[tuple[bytes, bytes, int], tuple] = {}
+        self._targets: dict[bytes, list] = {}
+        self._slow_targets: dict[tuple[bytes, bytes, int], list] = {}
+        self._segments: dict[str, fd.Segments | None] = {}
 
     # -- records ---------------------------------------------------------------------------------------------------
 
@@ -75,24 +88,25 @@ class Batch:
         return None
 
     def _event(self, rec: tuple) -> None:
-        _, offset, hdr, blob, traits, _others, user = rec
-        ptr = 8 if hdr[1] == 0x13 else 4
-        if blob is not None:
-            key = (hdr[8], blob, ptr)
-            target = self._targets.get(key)
-            if target is None:
-                target = self._targets[key] = self._tl_target(hdr, blob, traits, ptr)
-            fam, schema, provider = target
-            values = schema.decode(user)
-            if fam is not None:
-                self.families.setdefault(fam.event_name, []).append((offset, hdr[7], hdr[6], hdr[5], values))
+        _, offset, raw, ext, user = rec
+        if ext:
+            target = self._targets.get(ext)
+            if target is None or raw[2] != target[5] or not raw.startswith(target[4], 24):
+                target = self._tl_target(_EVENT_HEADER(raw), ext)
+            if target[6] is not None:  # a Sleepwalker family: raw header and segments now, columns per batch
+                target[3].append((offset, raw, target[6](user)))
                 return
+        hdr = _EVENT_HEADER(raw)
+        if ext and target[1] is not None:
+            values = target[1].decode(user)
+            schema, provider = target[1], target[2]
             fields = dict(zip((f.name for f in schema.fields), values, strict=True))
             row = self._header_row(offset, hdr, provider, schema.name, "generic")
             row["kind"] = f"etw:{provider}:{schema.name}"
             row["fields_json"] = to_json(fields)
             self.dicts.append(row)
             return
+        ptr = 8 if hdr[1] == 0x13 else 4
         if hdr[8] == ti.GUID_BYTES:
             self._ti(offset, hdr, user, ptr)
             return
@@ -101,13 +115,33 @@ class Batch:
         row["fields_json"] = to_json({"user_data_size": len(user), "user_data_hex": user[:HEX_PREVIEW]})
         self.dicts.append(row)
 
-    def _tl_target(self, hdr: tuple, blob: bytes, traits: bytes | None, ptr: int) -> tuple:
-        schema = tracelogging.schema(blob, ptr)
+    def _tl_target(self, hdr: tuple, ext: bytes) -> list:
+        """[family, schema, provider, rows, provider guid, header type] for an extended data region (cached)."""
+        key = (ext, hdr[8], hdr[1])
+        target = self._slow_targets.get(key)
+        if target is not None:
+            return target
+        items = dict(container.ext_items(ext))
+        blob, traits = items.get(11), items.get(12)
+        fam = schema = None
         provider = (tracelogging.provider_name(traits) if traits else None) or guid_text(hdr[8])
-        fam = sleepwalker.family_for(provider, schema.name, schema.fields)
-        if fam is None and provider == sleepwalker.PROVIDER_NAME:
-            self.warn(f"Sleepwalker.Kernel event {schema.name!r} does not have the fields of spec 2.2: kept generic")
-        return fam, schema, provider
+        if blob is not None:
+            schema = tracelogging.schema(blob, 8 if hdr[1] == 0x13 else 4)
+            fam = sleepwalker.family_for(provider, schema.name, schema.fields)
+            if fam is None and provider == sleepwalker.PROVIDER_NAME:
+                self.warn(
+                    f"Sleepwalker.Kernel event {schema.name!r} does not have the fields of spec 2.2: kept generic"
+                )
+        segments = fd.compile_segments(schema.fields, 8 if hdr[1] == 0x13 else 4) if fam is not None else None
+        if segments is None:
+            fam = None
+        rows = self.families.setdefault(fam.event_name, []) if fam is not None else None
+        self._segments[fam.event_name if fam else ""] = segments
+        target = [fam, schema, provider, rows, hdr[8], hdr[1], segments.decode if segments else None]
+        if len(self._slow_targets) < container.SEEN_LIMIT:
+            self._slow_targets[key] = target
+            self._targets[ext] = target
+        return target
 
     def _ti(self, offset: int, hdr: tuple, user: bytes, ptr: int) -> None:
         event_id, version, task = hdr[9], hdr[10], hdr[14]
@@ -178,15 +212,22 @@ class Batch:
 
     # -- building --------------------------------------------------------------------------------------------------
 
-    def build(self) -> pa.RecordBatch | None:
-        """One RecordBatch of everything collected, in file order; the collector is emptied."""
-        parts: list[tuple[np.ndarray, dict[str, pa.Array], int]] = []
+    def build(self) -> list[pa.RecordBatch]:
+        """RecordBatches of everything collected (one per Sleepwalker family, one for the rest); then empties.
+
+        Rows are grouped by kind within a batch rather than interleaved: `source_offset` keeps the file order.
+        """
+        out: list[pa.RecordBatch] = []
         for event_name, rows in self.families.items():
+            if not rows:
+                continue
             fam = sleepwalker.FAMILIES[event_name]
-            offsets, stamps, pids, tids, values = zip(*rows, strict=True)
-            n = len(rows)
-            cols = sleepwalker.columns(fam, values)
-            filetimes = self.log_filetimes(np.fromiter(stamps, dtype=np.int64, count=n))
+            offsets, headers, values = zip(*rows, strict=True)
+            rows.clear()  # the same list keeps collecting (cached targets hold it)
+            n = len(values)
+            cols = sleepwalker.columns(fam, self._segments[event_name], values)
+            head = np.frombuffer(b"".join(headers), dtype=_HEADER_DTYPE)
+            filetimes = self.log_filetimes(head["ts"])
             cols.update({
                 "ts": pa.array((filetimes - FILETIME_UNIX_EPOCH) // 10, type=_TS),
                 "raw_clock": pa.array(filetimes),
@@ -195,18 +236,16 @@ class Batch:
                 "kind": constant(f"sleepwalker:etw:{event_name}", n, pa.string()),
                 "provider": constant(sleepwalker.PROVIDER_NAME, n, pa.string()),
                 "event_name": constant(event_name, n, pa.string()),
-                "header_pid": pa.array(np.fromiter(pids, dtype=np.int64, count=n)),
-                "header_tid": pa.array(np.fromiter(tids, dtype=np.int64, count=n)),
+                "header_pid": pa.array(head["pid"].astype(np.int64)),
+                "header_tid": pa.array(head["tid"].astype(np.int64)),
                 "source_offset": pa.array(np.fromiter(offsets, dtype=np.int64, count=n)),
             })  # fmt: skip
-            parts.append((cols["source_offset"].to_numpy(), cols, n))
+            out.append(pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols)))
         if self.dicts:
             cols = _dict_columns(self.dicts)
-            parts.append((cols["source_offset"].to_numpy(), cols, len(self.dicts)))
-        self.families, self.dicts, self.size = {}, [], 0
-        if not parts:
-            return None
-        return _union(parts)
+            out.append(pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols)))
+        self.dicts, self.size = [], 0
+        return out
 
     def log_filetimes(self, stamps: np.ndarray) -> np.ndarray:
         """FILETIMEs of a column of record timestamps (the vectorised `Logfile.filetime`)."""
@@ -250,32 +289,15 @@ def _dict_columns(rows: list[dict[str, Any]]) -> dict[str, pa.Array]:
     return {name: pa.array([row.get(name) for row in rows], type=EVENTS.field(name).type) for name in names}
 
 
-def _union(parts: list[tuple[np.ndarray, dict[str, pa.Array], int]]) -> pa.RecordBatch:
-    """Concatenate column sets (NULL where a part lacks a column) and restore file order."""
-    if len(parts) == 1:
-        _, cols, _ = parts[0]
-        if np.all(np.diff(parts[0][0]) >= 0):
-            return pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
-    names: dict[str, None] = {}
-    for _, cols, _ in parts:
-        names.update(dict.fromkeys(cols))
-    order = pa.array(np.argsort(np.concatenate([p[0] for p in parts]), kind="stable"))
-    arrays = []
-    for name in names:
-        type_ = EVENTS.field(name).type
-        pieces = [cols[name] if name in cols else pa.nulls(n, type_) for _, cols, n in parts]
-        arrays.append(pa.concat_arrays([p.cast(type_) if p.type != type_ else p for p in pieces]).take(order))
-    return pa.RecordBatch.from_arrays(arrays, names=list(names))
-
-
 def _what(rec: tuple) -> str:
     kind = rec[0]
     if kind == container.EVENT:
-        return f"EVENT_HEADER event {rec[2][9]} of {guid_text(rec[2][8])} (user data {len(rec[6])} bytes)"
+        hdr = _EVENT_HEADER(rec[2])
+        return f"EVENT_HEADER event {hdr[9]} of {guid_text(hdr[8])} (user data {len(rec[4])} bytes)"
     if kind == container.SYSTEM:
         return f"kernel event {mof.event_name(rec[5], rec[4])} v{rec[3]} ({len(rec[9])} bytes)"
     return f"{kind} record"
 
 
 def _raw(rec: tuple) -> bytes:
-    return rec[6] if rec[0] == container.EVENT else rec[-1] if isinstance(rec[-1], bytes) else b""
+    return rec[4] if rec[0] == container.EVENT else rec[-1] if isinstance(rec[-1], bytes) else b""

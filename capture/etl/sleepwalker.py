@@ -9,13 +9,13 @@ columns of docs/case-rows.md are filled from the fields the event carries.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 
 import numpy as np
 import pyarrow as pa
 
 from swk.capture import columns as col
 from swk.capture.etl.fields import Field as TlField
+from swk.capture.etl.fields import Segments
 from swk.kernel.etw import FAMILIES, PROVIDER_NAME, Family, TlType
 from swk.store.schema import EVENTS
 
@@ -37,42 +37,44 @@ def family_for(provider: str | None, event_name: str, fields: Sequence[TlField])
     return fam
 
 
-@cache
-def _plan(event_name: str) -> list[tuple[int, str, TlType, bool]]:
-    fam = FAMILIES[event_name]
-    return [(i, f.column, f.type, f.signed) for i, f in enumerate(fam.fields) if not f.column.startswith("frames[")]
-
-
-def columns(fam: Family, values: Sequence[tuple]) -> dict[str, pa.Array]:
-    """Case columns of `len(values)` decoded events of one family."""
+def columns(fam: Family, segments: Segments, values: Sequence[tuple]) -> dict[str, pa.Array]:
+    """Case columns of `len(values)` events of one family, each a tuple from the family's segment decoder."""
     n = len(values)
-    by_field = list(zip(*values, strict=True)) if n else [() for _ in fam.fields]
+    by_part = list(zip(*values, strict=True)) if n else [() for _ in segments.parts]
+    raw: dict[str, object] = {}
+    for (kind, what), data in zip(segments.parts, by_part, strict=True):
+        if kind == "fixed":
+            rec = np.frombuffer(b"".join(data), dtype=what)  # type: ignore[call-overload]
+            for name in what.names:  # type: ignore[union-attr]
+                raw[name] = rec[name]
+        else:
+            raw[what] = data  # type: ignore[index]
     out: dict[str, pa.Array] = {}
     ints: dict[str, np.ndarray] = {}
-    for i, column, type_, signed in _plan(fam.event_name):
-        data = by_field[i]
-        target = EVENTS.field(column).type
-        if type_ in (TlType.HEXINT64, TlType.UINT64):
-            arr = np.fromiter(data, dtype=np.uint64, count=n).view(np.int64)
-        elif type_ in (TlType.HEXINT32, TlType.UINT32, TlType.INT32, TlType.UINT8):
-            bits = np.fromiter(data, dtype=np.int32 if type_ == TlType.INT32 else np.uint32, count=n).view(np.int32)
-            # An INT column keeps the 32-bit pattern (NTSTATUS reads negative); BIGINT columns hold the unsigned value.
-            arr = (
-                bits
-                if target == pa.int32()
-                else (bits.astype(np.int64) if signed else bits.view(np.uint32).astype(np.int64))
-            )
-        else:
-            out[column] = pa.array(data, type=target)
+    for f in fam.fields:
+        if f.column.startswith("frames["):
             continue
-        ints[column] = arr
-        out[column] = pa.array(arr, type=target)
+        value = raw[f.name]
+        target = EVENTS.field(f.column).type
+        if isinstance(value, np.ndarray):
+            if f.type == TlType.BOOL32:
+                out[f.column] = pa.array(value != 0)
+                continue
+            if value.dtype.itemsize == 8:
+                arr = value.view(np.int64)
+            elif target == pa.int32():  # INT columns keep the 32-bit pattern (NTSTATUS reads negative)
+                arr = value.astype(np.uint32).view(np.int32)
+            else:
+                arr = value.astype(np.int32).astype(np.int64) if f.signed else value.astype(np.int64)
+            ints[f.column] = arr
+            out[f.column] = pa.array(arr, type=target)
+        else:
+            out[f.column] = pa.array(value, type=target)
     count_field = _COUNT_FIELD.get(fam.event_name)
     if count_field is not None:
-        first = next(i for i, f in enumerate(fam.fields) if f.name == "stack0")
         stacks = np.empty((n, 8), dtype=np.uint64)
         for k in range(8):
-            stacks[:, k] = np.fromiter(by_field[first + k], dtype=np.uint64, count=n)
+            stacks[:, k] = raw[f"stack{k}"]
         out["frames"] = col.frames(stacks, np.minimum(ints["frame_count"], 8))
     _derive(fam.event_name, out, ints, n)
     return out
