@@ -158,6 +158,119 @@ def formats() -> None:
         click.echo(f"{name:<10} {capture.load(name).DESCRIPTION}")
 
 
+def capture_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of `swk capture live`, also taken by `swk capture service install`."""
+    options = [
+        click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+                     help="case directory to write (host=<name>/part-*.parquet); an existing case is appended to"),
+        click.option("--etw", is_flag=True, help="a real-time ETW session on the Sleepwalker.Kernel provider"),
+        click.option("--ioctl", metavar="PID,...", help="IOCTL records of these processes (at most 64)"),
+        click.option("--streams", default="handle,memory,thread", show_default=True, help="IOCTL streams to subscribe"),
+        click.option("--ti", is_flag=True,
+                     help="add Microsoft-Windows-Threat-Intelligence to the ETW session (Windows refuses it to "
+                          "unprotected processes; the capture then goes on without it)"),
+        click.option("--rotate", default="60s", show_default=True,
+                     help="close a part every duration (60s, 5m, 1h) or every N events (1e6)"),
+        click.option("--via", type=click.Choice(["auto", "broker", "device"]), default="auto", show_default=True,
+                     help="IOCTL transport: the controller's pipe (preferred), or the device"),
+        click.option("--host", help="host name for the case [default: this computer's name]"),
+        click.option("--health", type=click.FloatRange(min=0), default=5.0, show_default=True,
+                     help="seconds between health lines on stderr (0: none)"),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _live_options(output: Path, etw: bool, ioctl: str | None, streams: str, ti: bool, rotate: str, via: str,
+                  host: str | None, health: float) -> Any:  # fmt: skip
+    from swk.capture.live.protocol import stream_mask
+    from swk.capture.live.run import LiveOptions, parse_pids
+
+    try:
+        options = LiveOptions(output=str(output), etw=etw, ioctl_pids=parse_pids(ioctl) if ioctl else [],
+                              streams=stream_mask(streams), ti=ti, rotate=rotate, via=via, host=host,
+                              health_seconds=health)  # fmt: skip
+        options.check()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    return options
+
+
+@cli.group()
+def capture() -> None:
+    """Capture live Sleepwalker telemetry on a Windows host into a case.
+
+    \b
+    Example:
+        swk capture live -o case_dir --etw --ioctl 4242
+    """
+
+
+@capture.command("live")
+@capture_options
+@reports_errors
+def capture_live(**kwargs: Any) -> None:
+    """Capture ETW events and IOCTL records into rolling Parquet parts until Ctrl-C.
+
+    Needs Windows with the Sleepwalker driver (and its controller for the pipe). The directory is a case that
+    `swk info` reads at any time, also while the capture runs.
+
+    \b
+    Example:
+        swk capture live -o case_dir --etw --ioctl 4242,5150 --rotate 60s
+        swk capture live -o case_dir --ioctl 4242 --via device --rotate 1e6
+    """
+    from swk.capture.live.run import capture_live as run
+
+    options = _live_options(**kwargs)
+    manifest = run(options, say=lambda msg: click.echo(for_terminal(msg), err=True))
+    click.echo(f"wrote {for_terminal(options.output)}: {manifest['rows']:,} events, {manifest['rejects']:,} rejects "
+               f"in {len(manifest['parts'])} parts", err=True)  # fmt: skip
+
+
+@capture.group("service")
+def capture_service() -> None:
+    """Run the live capture as a Windows service (needs the `windows` extra: pywin32).
+
+    \b
+    Example:
+        swk capture service install -o C:\\cases\\ws01 --etw --ioctl 4242
+        swk capture service start
+    """
+
+
+@capture_service.command("install")
+@capture_options
+@reports_errors
+def service_install(**kwargs: Any) -> None:
+    """Install the capture service (auto start, LocalSystem) with these capture options.
+
+    \b
+    Example:
+        swk capture service install -o C:\\cases\\ws01 --etw --ioctl 4242 --health 300
+    """
+    from swk.capture.live.run import service_command
+
+    click.echo(for_terminal(service_command("install", _live_options(**kwargs))), err=True)
+
+
+def _service_action(action: str, summary: str) -> None:
+    @reports_errors
+    def command() -> None:
+        from swk.capture.live.run import service_command
+
+        click.echo(for_terminal(service_command(action)), err=True)
+
+    command.__doc__ = f"{summary}\n\n    \b\n    Example:\n        swk capture service {action}\n    "
+    capture_service.command(action)(command)
+
+
+_service_action("remove", "Remove the capture service.")
+_service_action("start", "Start the capture service.")
+_service_action("stop", "Stop the capture service; it closes its last part before it ends.")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="swk")
