@@ -11,11 +11,16 @@ import ctypes
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from swk.kernel.abi import (
+    MAX_DEEP_SAMPLE_BYTES,
+    MAX_EVENT_FRAMES,
     MEM_COMMIT,
     MEM_IMAGE,
     MEM_PRIVATE,
+    ORIGIN_PATH_CHARS,
     SLEEPWALKER_EVENT_RECORD,
     STATUS_UNSUCCESSFUL,
     EventType,
@@ -173,5 +178,183 @@ def write_records(path: Path, records: np.ndarray | list[bytes]) -> Path:
     return path
 
 
-__all__ = ["MEM_PRIVATE", "RECORD_SIZE", "STATUS_UNSUCCESSFUL", "handle_record", "realistic_records", "thread_record",
-           "write_records"]  # fmt: skip
+# -- records from case rows (the generator's IOCTL writer) -----------------------------------------------------------
+
+
+def _ints(batch: pa.RecordBatch, name: str, fill: int = 0) -> np.ndarray:
+    """A column as int64 with NULL (or an absent column) as `fill`."""
+    if name not in batch.schema.names:
+        return np.full(batch.num_rows, fill, dtype=np.int64)
+    column = pc.fill_null(batch.column(name).cast(pa.int64()), fill)
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _present(batch: pa.RecordBatch, name: str) -> np.ndarray:
+    """Rows where a column is not NULL (all False for an absent column)."""
+    if name not in batch.schema.names:
+        return np.zeros(batch.num_rows, dtype=bool)
+    return np.asarray(pc.is_valid(batch.column(name)).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _bits(batch: pa.RecordBatch, pairs: tuple[tuple[str, int], ...]) -> np.ndarray:
+    """Flags OR-ed together from boolean columns."""
+    out = np.zeros(batch.num_rows, dtype=np.int64)
+    for name, bit in pairs:
+        if name in batch.schema.names:
+            on = pc.fill_null(batch.column(name).cast(pa.bool_()), False).to_numpy(zero_copy_only=False)
+            out |= np.where(on, bit, 0)
+    return out
+
+
+def _frame_array(batch: pa.RecordBatch) -> np.ndarray:
+    """(n, 8) u64 frame addresses from the `frames` list column (extra frames dropped, missing ones zero)."""
+    n = batch.num_rows
+    out = np.zeros((n, MAX_EVENT_FRAMES), dtype=np.uint64)
+    if "frames" not in batch.schema.names:
+        return out
+    lists = batch.column("frames")
+    flat = pc.list_flatten(lists)
+    if not len(flat):
+        return out
+    parents = pc.list_parent_indices(lists).to_numpy()
+    position = np.arange(len(parents)) - np.searchsorted(parents, parents)
+    keep = position < MAX_EVENT_FRAMES
+    addresses = pc.fill_null(flat.field("address"), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    out[parents[keep], position[keep]] = addresses[keep].view(np.uint64)
+    return out
+
+
+def _fixed_bytes(column: pa.Array, width: int) -> np.ndarray:
+    """(n, width) u8 from a binary column (NULL and missing bytes zero, longer values cut)."""
+    column = pc.fill_null(column.cast(pa.binary()), b"")
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    n = len(column)
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset : column.offset + n + 1]
+    data = np.frombuffer(column.buffers()[2], dtype=np.uint8) if column.buffers()[2] else np.zeros(0, np.uint8)
+    lengths = np.minimum(np.diff(offsets), width)
+    rows = np.repeat(np.arange(n), lengths)
+    position = np.arange(len(rows)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    out = np.zeros((n, width), dtype=np.uint8)
+    out[rows, position] = data[offsets[:-1][rows] + position]
+    return out
+
+
+def _origin_paths(batch: pa.RecordBatch) -> np.ndarray:
+    """(n, 260) UTF-16 code units of OriginPath, cut to 259 units; each distinct path is encoded once."""
+    n = batch.num_rows
+    if "origin_path" not in batch.schema.names:
+        return np.zeros((n, ORIGIN_PATH_CHARS), dtype=np.uint16)
+    encoded = pc.dictionary_encode(pc.fill_null(batch.column("origin_path").cast(pa.string()), ""))
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    table = np.zeros((len(encoded.dictionary), ORIGIN_PATH_CHARS), dtype=np.uint16)
+    for i, text in enumerate(encoded.dictionary.to_pylist()):
+        units = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)[: ORIGIN_PATH_CHARS - 1]
+        table[i, : len(units)] = units
+    return table[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
+def records_from_batch(batch: pa.RecordBatch, *, boot_ns: int = 0, qpc_frequency: int = 10_000_000) -> np.ndarray:
+    """768-byte records (spec 1.3) for the handle and thread rows of `batch`, in row order; no per-row loop.
+
+    QPC comes from `raw_clock` when `clock` is `qpc` (else from `ts`, the boot time and the frequency);
+    Flags/ClassId/Sequence/StreamMask are taken as given and derived like the driver only where NULL; NULL handle
+    statuses are the driver's "step not reached" 0xC0000001; OriginPath is cut to 259 UTF-16 units.
+    """
+    if isinstance(batch, pa.Table):
+        batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else pa.RecordBatch.from_pylist([])
+    family = batch.column("family") if "family" in batch.schema.names else pa.nulls(batch.num_rows, pa.string())
+    batch = batch.filter(pc.fill_null(pc.is_in(family, pa.array(["handle", "thread"])), False))
+    n = batch.num_rows
+    recs = np.zeros(n, dtype=np.dtype(SLEEPWALKER_EVENT_RECORD))
+    if not n:
+        return recs
+    is_h = np.asarray(pc.equal(batch.column("family"), "handle").to_numpy(zero_copy_only=False), dtype=bool)
+    is_t = ~is_h
+    hdr, h, t = recs["Header"], recs["Data"]["Handle"], recs["Data"]["Thread"]
+    qpc = _ints(batch, "raw_clock")
+    clock = batch.column("clock") if "clock" in batch.schema.names else pa.nulls(n, pa.string())
+    from_ts = ~np.asarray(pc.fill_null(pc.equal(clock, "qpc"), False).to_numpy(zero_copy_only=False), dtype=bool)
+    if from_ts.any():
+        ns = _ints(batch, "ts") * 1000 - boot_ns
+        seconds, rest = np.divmod(ns, 1_000_000_000)
+        qpc = np.where(from_ts, seconds * qpc_frequency + rest * qpc_frequency // 1_000_000_000, qpc)
+    hflags = np.where(_present(batch, "flags"), _ints(batch, "flags"), _bits(batch, (
+        ("exec_protect", HandleFlag.EXEC_PROTECT), ("from_ntdll", HandleFlag.FROM_NTDLL),
+        ("from_exe", HandleFlag.FROM_EXE), ("is_thread_object", HandleFlag.THREAD_OBJECT),
+        ("is_duplicate", HandleFlag.DUPLICATE_OPERATION))) | np.where(_ints(batch, "access_mask") & 0x1FFFFF,
+                                                                      HandleFlag.MEMORY_RELATED, 0))  # fmt: skip
+    corr = _ints(batch, "corr_flags")
+    start_exec = np.where(_present(batch, "start_region_exec"), _bits(batch, (("start_region_exec", 1),)),
+                          (_ints(batch, "start_region_protect") & 0xF0) != 0)  # fmt: skip
+    tflags = np.where(_present(batch, "flags"), _ints(batch, "flags"), _bits(batch, (
+        ("got_start", ThreadFlag.GOT_START), ("got_range", ThreadFlag.GOT_RANGE),
+        ("is_remote", ThreadFlag.REMOTE_CREATOR), ("outside_main_image", ThreadFlag.OUTSIDE_MAIN_IMG)))
+        | np.where(corr != 0, ThreadFlag.CORRELATED_INTENT, 0) | np.where(corr & 1, ThreadFlag.CORR_MEMORY, 0)
+        | np.where(corr & 2, ThreadFlag.CORR_THREAD_CTX, 0) | np.where(corr & 4, ThreadFlag.CORR_DUP_HANDLE, 0)
+        | np.where(start_exec, ThreadFlag.START_REGION_EXEC, 0))  # fmt: skip
+    flags = np.where(is_h, hflags, tflags)
+    derived_stream = np.where(is_h, Stream.HANDLE | np.where(hflags & HandleFlag.MEMORY_RELATED, Stream.MEMORY, 0),
+                              Stream.THREAD)  # fmt: skip
+    hdr["Size"] = RECORD_SIZE
+    hdr["Type"] = np.where(is_h, EventType.HANDLE, EventType.THREAD)
+    hdr["StreamMask"] = np.where(_present(batch, "stream_mask"), _ints(batch, "stream_mask"), derived_stream)
+    hdr["Sequence"] = _ints(batch, "sequence")
+    hdr["TimestampQpc"] = qpc
+    frames = _frame_array(batch)
+    counts = np.where(_present(batch, "frame_count"), _ints(batch, "frame_count"),
+                      (frames != 0).sum(axis=1) if "frames" not in batch.schema.names else
+                      pc.fill_null(pc.list_value_length(batch.column("frames")), 0).to_numpy(zero_copy_only=False))  # fmt: skip
+    counts = np.clip(counts, 0, MAX_EVENT_FRAMES)
+    actor, target = _ints(batch, "actor_pid").view(np.uint64), _ints(batch, "target_pid").view(np.uint64)
+    if is_h.any():
+        origin = np.where(_present(batch, "origin_address"), _ints(batch, "origin_address").view(np.uint64),
+                          frames[:, 0])  # fmt: skip
+        protect = _ints(batch, "origin_protect")
+        class_id = np.where(_present(batch, "class_id"), _ints(batch, "class_id"), _class_from_name(batch))
+        raw = batch.column("deep_sample") if "deep_sample" in batch.schema.names else pa.nulls(n, pa.binary())
+        sample = _fixed_bytes(raw, MAX_DEEP_SAMPLE_BYTES)
+        lengths = pc.fill_null(pc.binary_length(raw.cast(pa.binary())), 0).to_numpy(zero_copy_only=False)
+        sample_size = np.where(_present(batch, "deep_sample_size"), _ints(batch, "deep_sample_size"), lengths)
+        values = {
+            "CallerPid": actor, "TargetPid": target, "DesiredAccess": _ints(batch, "access_mask"),
+            "ClassId": class_id, "OriginAddress": origin, "OriginProtect": protect, "Flags": flags,
+            "FrameCount": counts, "Frames": frames,
+            "StatusOpenProcess": _ints(batch, "status_open_process", STATUS_UNSUCCESSFUL),
+            "StatusBasicInfo": _ints(batch, "status_basic_info", STATUS_UNSUCCESSFUL),
+            "StatusSectionName": _ints(batch, "status_section_name", STATUS_UNSUCCESSFUL),
+            "DeepAllocationBase": _ints(batch, "deep_alloc_base").view(np.uint64),
+            "DeepRegionSize": _ints(batch, "deep_region_size").view(np.uint64),
+            "DeepRegionProtect": np.where(_present(batch, "deep_region_protect"),
+                                          _ints(batch, "deep_region_protect"), protect),
+            "DeepRegionState": _ints(batch, "deep_region_state"), "DeepRegionType": _ints(batch, "deep_region_type"),
+            "DeepSampleSize": np.clip(sample_size, 0, MAX_DEEP_SAMPLE_BYTES), "DeepSample": sample,
+            "OriginPath": _origin_paths(batch),
+        }  # fmt: skip
+        for name, value in values.items():
+            h[name][is_h] = value[is_h].astype(h[name].dtype)  # astype wraps, as the C fields do
+    if is_t.any():
+        values = {
+            "ProcessId": target, "ThreadId": _ints(batch, "tid").view(np.uint64), "CreatorPid": actor,
+            "StartAddress": _ints(batch, "start_address").view(np.uint64),
+            "ImageBase": _ints(batch, "image_base").view(np.uint64),
+            "ImageSize": _ints(batch, "image_size").view(np.uint64), "Flags": flags, "FrameCount": counts,
+            "Frames": frames,
+        }  # fmt: skip
+        for name, value in values.items():
+            t[name][is_t] = value[is_t].astype(t[name].dtype)
+    return recs
+
+
+def _class_from_name(batch: pa.RecordBatch) -> np.ndarray:
+    """ClassId from the ETW `class` string (LEGITIMATE-SYSCALL 1, DIRECT-SYSCALL-SUSPECT 2, else 0)."""
+    if "class_name" not in batch.schema.names:
+        return np.zeros(batch.num_rows, dtype=np.int64)
+    names = pc.fill_null(batch.column("class_name"), "")
+    return (np.where(pc.equal(names, "LEGITIMATE-SYSCALL").to_numpy(zero_copy_only=False), 1, 0)
+            + np.where(pc.equal(names, "DIRECT-SYSCALL-SUSPECT").to_numpy(zero_copy_only=False), 2, 0))  # fmt: skip
+
+
+__all__ = ["MEM_PRIVATE", "RECORD_SIZE", "STATUS_UNSUCCESSFUL", "handle_record", "realistic_records",
+           "records_from_batch", "thread_record", "write_records"]  # fmt: skip
