@@ -158,7 +158,7 @@ def test_record_running_past_its_buffer_is_rejected(tmp_path):
 def test_truncated_file_rejects_at_the_cut(tmp_path):
     data = build([tl_event("E", [("n", fd.UINT32)], b"\1\0\0\0")] * 400)
     cut = len(data) - 1000
-    rows, rejects = read(data[:cut], tmp_path)
+    _, rejects = read(data[:cut], tmp_path)
     assert rejects[-1].offset == cut and "file ends inside a buffer" in rejects[-1].reason
 
 
