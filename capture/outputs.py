@@ -109,4 +109,5 @@ WRITERS: dict[str, Callable[[Iterable[pa.RecordBatch], Path, OutputContext], int
     "printer": _lazy("swk.capture.text.printer_write"),
     "suite": _lazy("swk.capture.text.suite_write"),
     "controller": _lazy("swk.capture.text.controller_write"),
+    "etl": _lazy("swk.capture.etl.writer"),
 }
