@@ -109,3 +109,29 @@ def guid_text(guid: GUID) -> str:
     """The registry form of a GUID, upper case without braces."""
     tail = bytes(guid.Data4)
     return f"{guid.Data1:08X}-{guid.Data2:04X}-{guid.Data3:04X}-{tail[:2].hex().upper()}-{tail[2:].hex().upper()}"
+
+
+def make_record(header: bytes, user_data: bytes, extended: list[tuple[int, bytes]]) -> tuple[EVENT_RECORD, list]:
+    """An EVENT_RECORD in memory as ETW hands one to a callback (recorded events replayed through the live path).
+
+    Returns the record and the buffers its pointers point into, which must outlive it.
+    """
+    rec = EVENT_RECORD()
+    ctypes.memmove(ctypes.addressof(rec.EventHeader), header, min(len(header), ctypes.sizeof(EVENT_HEADER)))
+    rec.EventHeader.HeaderType = 0  # the in-memory header has no on-disk marker byte there
+    keep: list = []
+    if user_data:
+        buf = ctypes.create_string_buffer(bytes(user_data), len(user_data))
+        keep.append(buf)
+        rec.UserData, rec.UserDataLength = ctypes.addressof(buf), len(user_data)
+    if extended:
+        items = (EVENT_HEADER_EXTENDED_DATA_ITEM * len(extended))()
+        for i, (ext_type, data) in enumerate(extended):
+            buf = ctypes.create_string_buffer(bytes(data), max(len(data), 1))
+            keep.append(buf)
+            items[i].ExtType, items[i].DataSize, items[i].DataPtr = ext_type, len(data), ctypes.addressof(buf)
+            items[i].Linkage = int(i + 1 < len(extended))
+        keep.append(items)
+        rec.ExtendedData = ctypes.cast(items, ctypes.POINTER(EVENT_HEADER_EXTENDED_DATA_ITEM))
+        rec.ExtendedDataCount = len(extended)
+    return rec, keep

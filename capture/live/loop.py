@@ -157,10 +157,10 @@ class CaptureLoop:
                     writer.reject(out, stats)
                 else:
                     writer.write(out, stats)
-            if whole < len(item.data):  # a recording cut inside a record: rejected with its offset, as ingest does
+            if whole < len(item.data):  # only a recording ends inside a record: rejected as `swk ingest` does
                 tail = bytes(item.data[whole:])
                 writer.reject(Reject(base + whole, f"truncated record: {len(tail)} of {item.stride} bytes at end of "
-                                     "stream", tail, len(tail)), stats)  # fmt: skip
+                                     "file", tail, len(tail)), stats)  # fmt: skip
             self.offsets[item.channel] = base + len(item.data)
         elif isinstance(item, Uplink):
             self._rows(item.channel, [uplink.row(ev, at, own_etw=self.options.own_etw)

@@ -8,6 +8,7 @@ and counted as `swk_dropped`.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from typing import Any
 from swk.capture.live import protocol as proto
 from swk.capture.live.broker import BrokerClient
 from swk.capture.live.device import DeviceClient
-from swk.capture.live.evntcons import EtwParts
+from swk.capture.live.evntcons import EtwParts, copy_parts, make_record
 from swk.kernel.abi import RECORD_LAYOUTS, IpcCapability, IpcCommand
 
 Put = Callable[[object], None]
@@ -278,10 +279,13 @@ class EtwSource(Source):
 
 
 class RecordedSource(Source):
-    """Recorded bytes replayed through the live path: IOCTL records (`kind='records'`) or pipe response packets.
+    """Recorded bytes replayed through the live path.
 
-    Offsets run on across `repeat` passes, as if the recording had been that long. `after_chunk` is called after
-    each item is handed over (tests advance a fake clock with it).
+    `kind='records'`: concatenated IOCTL records, as GET_EVENT returned them. `kind='packets'`: the controller's
+    response packets. `kind='etl'`: the events of an .etl file, each rebuilt as an in-memory EVENT_RECORD with its
+    timestamp as a real-time consumer sees it (FILETIME) and copied out by the live callback's own code. Offsets run
+    on across `repeat` passes, as if the recording had been that long; `after_chunk` is called after each item is
+    handed over (tests advance a fake clock with it).
     """
 
     name = "recorded"
@@ -290,14 +294,16 @@ class RecordedSource(Source):
                  after_chunk: Callable[[], None] | None = None) -> None:  # fmt: skip
         self.path, self.kind, self.repeat, self.chunk = Path(path), kind, repeat, chunk_records
         self.after_chunk = after_chunk
-        self.channels = [Channel("records", str(path), "ioctl")]
-        if kind == "packets":
-            self.channels.append(Channel("uplink", f"{path}#etw", "broker-etw"))
+        self.channels = {
+            "records": [Channel("records", str(path), "ioctl")],
+            "packets": [Channel("records", str(path), "ioctl"), Channel("uplink", f"{path}#etw", "broker-etw")],
+            "etl": [Channel("etw", str(path), "etw")],
+        }[kind]
 
     def run(self, put: Put, stop: threading.Event) -> None:
+        read = {"records": self._records, "packets": self._packets, "etl": self._etl}[self.kind]
         for _ in range(self.repeat):
-            items = self._records() if self.kind == "records" else self._packets()
-            for item in items:
+            for item in read():
                 if stop.is_set():
                     return
                 put(item)
@@ -325,3 +331,22 @@ class RecordedSource(Source):
                     yield Uplink("uplink", [pkt.payload[: proto.ETW_EVENT_SIZE]], [_now_us()])
                 elif pkt.command == IpcCommand.GetStats:
                     yield Counters("records", proto.stats_info(pkt.payload))
+
+    def _etl(self) -> Iterator[EtwEvents]:
+        from swk.capture.etl import container
+
+        with self.path.open("rb") as fh:
+            log = container.read_logfile(fh.read(4096), self.path)
+            seen: dict[bytes, list[bytes]] = {}
+            for item in container.buffers(fh, self.path.stat().st_size, log):
+                if isinstance(item, tuple):
+                    events = []
+                    for rec in container.walk(item[1], item[0], seen)[0]:
+                        if rec[0] == container.EVENT:  # a real-time session only ever sees EVENT_HEADER records
+                            header = bytearray(rec[2])
+                            header[16:24] = log.filetime(int.from_bytes(header[16:24], "little", signed=True)
+                                                         ).to_bytes(8, "little", signed=True)  # fmt: skip
+                            record, _keep = make_record(bytes(header), rec[4], container.ext_items(rec[3]))
+                            events.append(copy_parts(ctypes.addressof(record)))
+                    if events:
+                        yield EtwEvents("etw", events)
