@@ -12,6 +12,11 @@ from types import ModuleType
 FORMATS: dict[str, str] = {
     "ioctl": "swk.capture.ioctl",
     "etl": "swk.capture.etl.reader",
+    "jsonl": "swk.capture.text.jsonl",
+    "suite": "swk.capture.text.suite",
+    "console": "swk.capture.text.console",
+    "printer": "swk.capture.text.printer",
+    "controller": "swk.capture.text.controller",
 }
 
 
