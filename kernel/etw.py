@@ -37,9 +37,6 @@ class TlType(enum.IntEnum):
     HEXINT64 = 21  # HexUInt64 and 64-bit Pointer alike
 
 
-# TraceLogging out-types that distinguish the signed hex NTSTATUS fields from the unsigned ones.
-OUT_HRESULT_OR_NTSTATUS = 12
-
 WIRE_SIZE = {
     TlType.UINT8: 1,
     TlType.INT32: 4,
