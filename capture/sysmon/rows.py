@@ -1,0 +1,310 @@
+"""Windows events to case rows: a batch at a time, grouped by mapping rule, each column built in one typed array.
+
+Readers hand over each event (`events.Event`) with its offset and raw fields JSON. Events are grouped by rule, so a
+group's columns are fixed and each is one list converted through a memo and handed to Arrow with its type; the
+groups are then put back in input order, so event ids follow the file.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from swk.capture.sysmon import calltrace
+from swk.capture.sysmon import normalize as nz
+from swk.capture.sysmon.events import Event
+from swk.capture.sysmon.mapping import (
+    CALLTRACE,
+    GUID,
+    IMAGE,
+    INT,
+    MODULE,
+    OPERATION,
+    REGISTRY_DEFAULT,
+    REGISTRY_OPERATIONS,
+    REGPATH,
+    TEXT,
+    THREAD_OBJECT,
+    VALUE_OPERATIONS,
+    Rule,
+    rule_for,
+    source_of,
+)  # fmt: skip
+from swk.kernel.catalogue import HIGH_VALUE_REGISTRY_NEEDLES
+from swk.store.schema import EVENTS
+
+BATCH_EVENTS = 8192
+SKEW_SECONDS = 300  # a system time further than this from UtcTime is not clock jitter but a different clock
+_NEEDLES = tuple(needle for needle, _technique in HIGH_VALUE_REGISTRY_NEEDLES)
+
+
+@dataclass
+class Stats:
+    """What the conversions noticed over a whole input, for warnings at its end."""
+
+    garbled: Counter[str] = field(default_factory=Counter)  # "<kind> <column>" -> values left NULL
+    bad_utc: int = 0
+    bad_system_time: int = 0
+    skewed: int = 0
+    compared: int = 0
+    skews: Counter[int] = field(default_factory=Counter)  # skew rounded to 15 minutes -> events
+
+    def warnings(self, system_time: str) -> list[str]:
+        """One line per thing an analyst should know about this input's values."""
+        out = [f"{n} {what} values garbled: left NULL (raw value in fields_json)"
+               for what, n in sorted(self.garbled.items())]  # fmt: skip
+        if self.bad_utc:
+            out.append(f"{self.bad_utc} UtcTime values unreadable: those rows use the {system_time}")
+        if self.bad_system_time:
+            out.append(f"{self.bad_system_time} {system_time} values unreadable or without a zone: left NULL")
+        if self.skewed * 2 > self.compared:  # a systematic difference, not a few late-written events
+            minutes = self.skews.most_common(1)[0][0] * 15
+            out.append(f"the {system_time} differs from Sysmon's UtcTime by more than {SKEW_SECONDS // 60} minutes "
+                       f"in {self.skewed} of {self.compared} events (mostly {minutes // 60:+d}h{abs(minutes) % 60:02d}m): "
+                       "rows without UtcTime keep it as written")  # fmt: skip
+        return out
+
+
+class Rows:
+    """Accumulates events and turns them into one RecordBatch of case rows."""
+
+    def __init__(self, *, unescape: bool, system_clock: str) -> None:
+        self.system_clock = system_clock  # what a non-UtcTime time is: event-time (EVTX) or export-time (JSON)
+        self.stats = Stats()
+        self.memos = _memos(unescape)
+        self.json_prefix: bytes | None = None  # members added to every fields_json object, e.g. `"swk_member":"x",`
+        self._rules: dict[tuple[object, object, int], Rule] = {}
+        self._clear()
+
+    def _clear(self) -> None:
+        self.groups: dict[Rule, tuple[list[int], list[dict[str, object]]]] = {}
+        self.events: list[Event] = []
+        self.offsets: list[int] = []
+        self.jsons: list[bytes] = []
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def add(self, event: Event, offset: int, fields_json: bytes) -> None:
+        """Queue one event at `offset`, with its raw fields as one UTF-8 JSON object (converted at `flush`)."""
+        key = (event.channel, event.provider, event.event_id)
+        rule = self._rules.get(key)
+        if rule is None:
+            rule = rule_for(source_of(event.channel, event.provider), event.channel, event.event_id, event.fields)
+            if not rule.by_fields:
+                self._rules[key] = rule
+        group = self.groups.get(rule)
+        if group is None:
+            group = self.groups[rule] = ([], [])
+        group[0].append(len(self.events))
+        group[1].append(event.fields)
+        self.events.append(event)
+        self.offsets.append(offset)
+        self.jsons.append(fields_json)
+
+    def flush(self) -> pa.RecordBatch | None:
+        """The queued events as one batch in input order (None when nothing is queued)."""
+        n = len(self)
+        if not n:
+            return None
+        # Each group's values are scattered into full-length object arrays, then one typed Arrow array per
+        # column: cheaper than a table per group plus concat and take, and rows stay in input order.
+        scattered: dict[str, np.ndarray] = {}
+        arrays: dict[str, pa.Array] = {}
+        for rule, (positions, fields) in self.groups.items():
+            index = np.asarray(positions, dtype=np.int64)
+            for name, values in self._group(rule, fields, arrays, index, n).items():
+                target = scattered.get(name)
+                if target is None:
+                    target = scattered[name] = np.full(n, None, dtype=object)
+                target[index] = values
+        cols = {name: pa.array(values, type=EVENTS.field(name).type) for name, values in scattered.items()}
+        cols.update(arrays)
+        _channel, provider, _id, fields, host, sequence, hpid, htid, system_time = zip(*self.events, strict=True)
+        ints, texts = self.memos[INT], self.memos[TEXT]
+        header_pid = pa.array(ints.map(hpid), type=nz.I64)
+        cols.update(source_offset=pa.array(self.offsets, type=nz.I64), host=_str(texts.map(host)),
+                    sequence=pa.array(ints.map(sequence), type=nz.I64), header_pid=header_pid,
+                    header_tid=pa.array(ints.map(htid), type=nz.I64), provider=_str(texts.map(provider)),
+                    fields_json=utf8_objects(self.jsons, self.json_prefix))  # fmt: skip
+        cols.update(self._times([f.get("UtcTime") for f in fields], system_time))
+        if "actor_pid" in cols and any(rule.family == "generic" for rule in self.groups):
+            # generic rows: the log header's process when the event names none
+            generic = pc.equal(cols["family"], pa.scalar("generic", nz.STR))
+            cols["actor_pid"] = pc.if_else(generic, pc.coalesce(cols["actor_pid"], header_pid), cols["actor_pid"])
+        self._clear()
+        return pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
+
+    def _times(self, utcs: list[object], systimes: list[object]) -> dict[str, pa.Array]:
+        utc, bad_utc = nz.utc_times(utcs)
+        system, bad_system = nz.zoned_times(systimes)
+        self.stats.bad_utc += bad_utc
+        self.stats.bad_system_time += bad_system
+        both = pc.and_(pc.is_valid(utc), pc.is_valid(system))
+        if pc.any(both).as_py():
+            skew = pc.subtract(pc.filter(system.cast(nz.I64), both), pc.filter(utc.cast(nz.I64), both)).to_numpy()
+            far = np.abs(skew) > SKEW_SECONDS * 1_000_000
+            self.stats.compared += len(skew)
+            self.stats.skewed += int(far.sum())
+            if far.any():
+                quarters, counts = np.unique(np.round(skew[far] / 900e6).astype(np.int64), return_counts=True)
+                self.stats.skews.update(dict(zip(quarters.tolist(), counts.tolist(), strict=True)))
+        ts = pc.coalesce(utc, system)
+        clock = pc.if_else(pc.is_valid(utc), pa.scalar("sysmon-utc", nz.STR),
+                           pc.if_else(pc.is_valid(system), pa.scalar(self.system_clock, nz.STR),
+                                      pa.scalar(None, nz.STR)))  # fmt: skip
+        return {"ts": ts, "raw_clock": ts.cast(nz.I64), "clock": clock}
+
+    def _fast(self, conv: str, names: tuple[str, ...], fields: list[dict[str, object]]) -> list[object] | None:
+        """A field (of one or two spellings) through its memo in one pass; None when a value is unhashable or there
+        are more spellings (then the general path)."""
+        memo = self.memos[conv]
+        if len(memo) > nz.MEMO_LIMIT:
+            memo.clear()
+        try:
+            if len(names) == 1:
+                (name,) = names
+                return [memo[f.get(name)] for f in fields]
+            if len(names) == 2:
+                first, second = names
+                return [memo[f.get(first) or f.get(second)] for f in fields]
+        except TypeError:
+            pass
+        return None
+
+    def _count_garbled(self, rule: Rule, column: str, raw: list[object], out: list[object]) -> None:
+        bad = nz.garbled(raw, out)
+        if bad:
+            self.stats.garbled[f"{rule.kind} {column}"] += bad
+
+    def _group(self, rule: Rule, fields: list[dict[str, object]], arrays: dict[str, pa.Array], index: np.ndarray,
+               n: int) -> dict[str, object]:  # fmt: skip
+        """A group's column values (lists, or a constant); Arrow-only columns (frames) go into `arrays`."""
+        values: dict[str, object] = {"family": rule.family, "kind": rule.kind, "event_name": rule.event_name,
+                                     **rule.const}  # fmt: skip
+        for col in rule.cols:
+            if col.conv in _MEMOISED:  # the common case, in one pass
+                out = self._fast(col.conv, col.fields, fields)
+                if out is not None:
+                    if col.conv == IMAGE and None in out:
+                        self._count_garbled(rule, col.column, _pick(fields, col.fields), out)
+                    values[col.column] = out
+                    continue
+            raw = _pick(fields, col.fields)
+            if col.conv == CALLTRACE:  # Arrow columns already: placed by index, not scattered as objects
+                where = np.full(n, -1, dtype=np.int64)
+                where[index] = np.arange(len(index))
+                place = pa.array(where, mask=where < 0)
+                for name, arr in calltrace.columns(self.memos[CALLTRACE].map(raw)).items():
+                    arrays[name] = arr.take(place)  # one rule carries a CallTrace
+                continue
+            if col.conv == OPERATION:
+                default = REGISTRY_DEFAULT.get(rule.kind)
+                out = [REGISTRY_OPERATIONS.get(v, default) if isinstance(v, str) else default for v in raw]
+            elif col.conv == REGPATH:
+                out, values["value_name"] = _split_registry(self.memos[TEXT].map(raw), values.get("operation"))
+            elif col.conv == THREAD_OBJECT:
+                out = [None if v is None else v == "Thread" for v in raw]
+            else:
+                out = self.memos[col.conv].map(raw)
+                if col.conv == IMAGE and None in out:
+                    self._count_garbled(rule, col.column, raw, out)
+            values[col.column] = out
+        for name in rule.derive:
+            values[name] = _DERIVE[name](values)
+        return values
+
+
+@functools.cache
+def _memos(unescape: bool) -> dict[str, nz.Memo]:
+    """The conversions, each remembering its results; shared by every input of the process (they are pure), so a
+    run over many small logs of the same hosts converts each image, GUID and call trace once."""
+    # JSON exporters XML-escape text; EVTX values are exact.
+    clean: Callable[[object], str | None] = (lambda v: nz.unescape_xml(nz.text(v))) if unescape else nz.text
+    return {INT: nz.Memo(nz.integer), GUID: nz.Memo(nz.guid), TEXT: nz.Memo(clean),
+            IMAGE: nz.Memo(lambda v: nz.image(clean(v))), MODULE: nz.Memo(lambda v: nz.module(clean(v))),
+            CALLTRACE: nz.Memo(lambda v: calltrace.parse(clean(v)))}  # fmt: skip
+
+
+_MEMOISED = frozenset({INT, GUID, TEXT, MODULE, IMAGE})
+
+
+def _split_registry(targets: list[object], operations: object) -> tuple[list[object], list[object]]:
+    """key_path and value_name: value operations name `key\\value` in TargetObject; key operations the key only.
+
+    A value name may itself hold a backslash; the split takes the last one, and fields_json keeps TargetObject.
+    """
+    keys: list[object] = []
+    names: list[object] = []
+    ops = operations if isinstance(operations, list) else [None] * len(targets)
+    for target, op in zip(targets, ops, strict=True):
+        key, name = target, None
+        if op in VALUE_OPERATIONS and isinstance(target, str) and "\\" in target:
+            key, _, name = target.rpartition("\\")
+        keys.append(key)
+        names.append(name)
+    return keys, names
+
+
+def _high_value(values: dict[str, Any]) -> list[object]:
+    """The driver's high-value registry test (spec 3.8): a case-insensitive needle in the key path."""
+    return [None if not isinstance(k, str) else any(n in k.lower() for n in _NEEDLES) for k in values["key_path"]]
+
+
+def _is_remote(values: dict[str, Any]) -> list[object]:
+    """Sysmon 8: the source process is not the target (NULL where either pid is missing)."""
+    return [None if a is None or t is None else a != t
+            for a, t in zip(values["actor_pid"], values["target_pid"], strict=True)]  # fmt: skip
+
+
+def _got_start(values: dict[str, Any]) -> list[object]:
+    """Sysmon 8 carried a start address (Sleepwalker's GOT_START: the query for it succeeded)."""
+    return [None if s is None else s != 0 for s in values["start_address"]]
+
+
+_DERIVE: dict[str, Callable[[dict[str, Any]], list[object]]] = {
+    "is_remote": _is_remote, "got_start": _got_start, "is_high_value": _high_value,
+}
+
+
+def _pick(fields: list[dict[str, object]], names: Sequence[str]) -> list[object]:
+    """The first of `names` each event carries (Sysmon spells some fields two ways)."""
+    first, *rest = names
+    out = [f.get(first) for f in fields]
+    for name in rest:
+        out = [v if v is not None else f.get(name) for v, f in zip(out, fields, strict=True)]
+    return out
+
+
+def utf8_objects(objects: list[bytes], prefix: bytes | None) -> pa.Array:
+    """A string column of JSON objects given as UTF-8 bytes, with `prefix` spliced in after each `{`: one join into
+    one buffer, no per-row Python string (a raw OTRF line is ~2 KB, and non-ASCII text makes `pa.array` re-encode)."""
+    lengths = np.fromiter(map(len, objects), dtype=np.int64, count=len(objects))
+    if prefix:
+        pieces: list[object] = [None] * (2 * len(objects))
+        pieces[0::2] = [b"{" + prefix] * len(objects)
+        pieces[1::2] = [memoryview(o)[1:] for o in objects]
+        data = b"".join(pieces)  # type: ignore[arg-type]
+        lengths += len(prefix)
+    else:
+        data = b"".join(objects)
+    offsets = np.zeros(len(objects) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] < 2**31:
+        return pa.Array.from_buffers(nz.STR, len(objects), [None, pa.py_buffer(offsets.astype(np.int32)),
+                                                            pa.py_buffer(data)])  # fmt: skip
+    return pa.Array.from_buffers(pa.large_string(), len(objects), [None, pa.py_buffer(offsets),
+                                                                   pa.py_buffer(data)]).cast(nz.STR)  # fmt: skip
+
+
+def _str(values: list[object]) -> pa.Array:
+    return pa.array(values, type=nz.STR)
+
+
