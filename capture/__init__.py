@@ -11,8 +11,10 @@ from types import ModuleType
 
 FORMATS: dict[str, str] = {
     "ioctl": "swk.capture.ioctl",
+    "evtx": "swk.capture.sysmon.evtx_file",
     "etl": "swk.capture.etl.reader",
     "jsonl": "swk.capture.text.jsonl",
+    "winlog-jsonl": "swk.capture.sysmon.json_lines",
     "suite": "swk.capture.text.suite",
     "console": "swk.capture.text.console",
     "printer": "swk.capture.text.printer",
