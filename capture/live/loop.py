@@ -9,7 +9,6 @@ hand over what it holds, then closes the last part; a failed source still leaves
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +22,7 @@ from swk.capture.base import rows_to_batch
 from swk.capture.live import uplink
 from swk.capture.live.health import Health
 from swk.capture.live.rolling import RollingWriter
-from swk.capture.live.sources import Counters, Done, EtwEvents, Note, Records, Source, Uplink
+from swk.capture.live.sources import Counters, Done, EtwEvents, Inbox, Note, Records, Source, Uplink
 from swk.errors import CaseError, SwkError
 from swk.kernel.clock import iso
 from swk.store.manifest import InputStats
@@ -44,7 +43,7 @@ class LoopOptions:
     rotate_seconds: float | None = 60.0
     rotate_events: int | None = None
     health_seconds: float = 5.0
-    queue_items: int = 64  # items, each up to a few thousand records: bounds memory
+    queue_events: int = 65_536  # events waiting between sources and the loop (~50 MB of records)
     qpc_frequency: int = 10_000_000
     boot_ns: int | None = None  # Unix ns of QPC 0; None: unknown, IOCTL times are uptime (as `swk ingest`)
     clock_basis: str = "given"
@@ -67,7 +66,7 @@ class CaptureLoop:
     def __init__(self, sources: Sequence[Source], options: LoopOptions, *, say: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.sources, self.options, self.say, self.clock = list(sources), options, say, clock
-        self.queue: queue.Queue[object] = queue.Queue(maxsize=options.queue_items)
+        self.inbox = Inbox(options.queue_events)
         self.stop_event = threading.Event()
         self.inputs: dict[str, InputStats] = {}
         self.offsets: dict[str, int] = {}
@@ -98,12 +97,9 @@ class CaptureLoop:
         running = len(self.sources)
         try:
             for source in self.sources:
-                source.start(self.queue.put, self.stop_event)
+                source.start(self.inbox.put, self.stop_event)
             while running:
-                try:
-                    item = self.queue.get(timeout=0.2)
-                except queue.Empty:
-                    item = None
+                item = self.inbox.get(timeout=0.2)
                 if isinstance(item, Done):
                     running -= 1
                     if item.error is not None:
@@ -191,7 +187,7 @@ class CaptureLoop:
 
     def _sample(self, writer: RollingWriter) -> tuple:
         infos = {k: s.info for k, s in self.inputs.items()}
-        return (writer.writer.families, writer.writer.rejects, self.queue.qsize(), infos, writer.bytes_written,
+        return (writer.writer.families, writer.writer.rejects, self.inbox.events, infos, writer.bytes_written,
                 writer.parts)  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,50 @@ class Done:
 
     source: str
     error: BaseException | None = None
+
+
+class Inbox:
+    """The hand-off from sources to the loop, bounded by the events it holds (not by items, whose sizes differ).
+
+    An item larger than the bound still passes when the inbox is empty, so nothing waits forever.
+    """
+
+    def __init__(self, max_events: int) -> None:
+        self.max_events = max_events
+        self.items: deque[tuple[object, int]] = deque()
+        self.events = 0
+        self.cond = threading.Condition()
+
+    @staticmethod
+    def weight(item: object) -> int:
+        """Events an item holds."""
+        if isinstance(item, Records):
+            return len(item.data) // item.stride
+        if isinstance(item, EtwEvents | Uplink):
+            return len(item.events)
+        return 0
+
+    def put(self, item: object) -> None:
+        """Hand an item over, waiting while the loop is behind."""
+        n = self.weight(item)
+        with self.cond:
+            while self.events and self.events + n > self.max_events:
+                self.cond.wait()
+            self.items.append((item, n))
+            self.events += n
+            self.cond.notify_all()
+
+    def get(self, timeout: float) -> object | None:
+        """The next item, or None after `timeout` seconds without one."""
+        with self.cond:
+            if not self.items:
+                self.cond.wait(timeout)
+            if not self.items:
+                return None
+            item, n = self.items.popleft()
+            self.events -= n
+            self.cond.notify_all()
+            return item
 
 
 class Source:
