@@ -181,14 +181,20 @@ def _rows(f: dict[str, pa.Array], raw: pa.Array, nums: np.ndarray, rejects: list
         idx = np.flatnonzero(mask)
         if not len(idx):
             continue
-        take = pa.array(idx)
-        m = pc.extract_regex(f["message"].take(take), _MESSAGES[name])
-        sub = {k: a.take(take) for k, a in f.items()}
-        cols, bad = build(m, sub)
-        bad |= ~np.asarray(m.is_valid().to_numpy(zero_copy_only=False), dtype=bool) | np.isnan(ts_us[idx])
+        m = pc.extract_regex(f["message"].take(pa.array(idx)), _MESSAGES[name])
+        matched = np.asarray(m.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        # Rows whose message does not match are never built: their captures are empty strings, not numbers.
+        for i in idx[~matched]:
+            rejects.append(_reject(int(nums[i]), raw[int(i)].as_py(), f"{name.replace('_', ' ')} row: the message "
+                                   "does not parse"))  # fmt: skip
+        idx, m = idx[matched], m.filter(pa.array(matched))
+        if not len(idx):
+            continue
+        cols, bad = build(m, {k: a.take(pa.array(idx)) for k, a in f.items()})
+        bad |= np.isnan(ts_us[idx])
         for j in np.flatnonzero(bad):
             rejects.append(_reject(int(nums[idx[j]]), raw[int(idx[j])].as_py(),
-                                   f"{name.replace('_', ' ')} row: the message or a value does not parse"))  # fmt: skip
+                                   f"{name.replace('_', ' ')} row: a value does not parse"))  # fmt: skip
         keep = ~bad
         if not keep.any():
             continue

@@ -22,6 +22,9 @@ from swk.errors import WrongFormat
 
 BATCH_ROWS = 8192
 SNIFF_LINES = 2000
+# Appended to a last line that has no line end: the file was cut inside it, so no pattern may match it (the printers
+# end every line they print with one).
+CUT = "\uffff"
 
 
 class DamagedError(ValueError):
@@ -60,8 +63,7 @@ def numbered_lines(path: Path, ctx: ReadContext) -> Iterator[tuple[int, str]]:
         raw.seek(bom)
         text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="\n")
         for number, line in enumerate(text, 1):
-            if line.endswith("\n"):
-                line = line[:-1]
+            line = line[:-1] if line.endswith("\n") else line + CUT
             if line.endswith("\r"):
                 line = line[:-1]
             if not number & 0x3FFF:
@@ -107,7 +109,7 @@ class Cursor:
 
 def reject_lines(span: list[tuple[int, str]], reason: str) -> Reject:
     """A reject for a block (or one line): its first line number, the reason, the text it held."""
-    raw = "\n".join(text for _, text in span).encode("utf-8", "replace")
+    raw = "\n".join(text for _, text in span).removesuffix(CUT).encode("utf-8", "replace")
     return Reject(span[0][0], reason, raw, len(raw))
 
 
@@ -122,6 +124,8 @@ class Block:
         if self.i >= len(self.span):
             raise DamagedError(f"block ends before its {what} line")
         number, text = self.span[self.i]
+        if text.endswith(CUT):  # free-text patterns (`Cmd    (.*)`) would take a cut value as a whole one
+            raise DamagedError(f"line {number}: the file ends inside this line")
         match = pattern.fullmatch(text)
         if match is None:
             raise DamagedError(f"line {number}: expected the {what} line")
@@ -130,7 +134,8 @@ class Block:
 
     def maybe(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
         """The next line if it matches `pattern` (consumed), else None."""
-        if self.i < len(self.span) and (match := pattern.fullmatch(self.span[self.i][1])):
+        text = self.span[self.i][1] if self.i < len(self.span) else CUT
+        if not text.endswith(CUT) and (match := pattern.fullmatch(text)):
             self.i += 1
             return match
         return None

@@ -54,7 +54,11 @@ _L = {name: re.compile(text) for name, text in {
 }.items()}  # fmt: skip
 SUITE_CLASS = {"LEGITIMATE-SYSCALL": 1, "DIRECT-SYSCALL-SUSPECT": 2}
 PRINTED_HANDLE_BITS = sum(bit for _, bit in names.SUITE_HANDLE_FLAG_NAMES)  # 0x3FE3F
-_BODY = ("[IOCTL][HANDLE]", "[IOCTL][THREAD]", "[IOCTL][UNKNOWN]", "[IOCTL][FILESYSTEM]")
+
+
+def _ends(line: str) -> bool:
+    """A record block runs to the next header or non-`[IOCTL]` bracket line (a cut `[IOCTL][HAN` stays inside)."""
+    return line.startswith("[IOCTL][EVENT]") or (line.startswith("[") and not line.startswith("[IOCTL]["))
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -75,7 +79,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
             if not item[1].startswith("[IOCTL]["):
                 ctx.skip()
                 continue
-            span = cursor.span(item, lambda line: line.startswith("[") and not line.startswith(_BODY))
+            span = cursor.span(item, _ends)
             try:
                 block = Block(span)
                 row = _record(block, boot_ns, ctx.qpc_frequency)
