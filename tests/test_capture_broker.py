@@ -12,7 +12,7 @@ import pytest
 
 from swk.capture.ingest import Options, ingest
 from swk.capture.ioctl_encode import handle_record, realistic_records, thread_record, write_records
-from swk.capture.live.broker import BrokerClient, BrokerGoneError, FileTransport
+from swk.capture.live.broker import BrokerAbsentError, BrokerClient, BrokerGoneError, FileTransport, connect_pipe
 from swk.capture.live.emulator import Emulator
 from swk.capture.live.loop import CaptureLoop, LoopOptions
 from swk.capture.live.protocol import IpcError
@@ -128,3 +128,10 @@ def test_broker_capture_equals_ingest_of_the_same_records(tmp_path: Path):
     assert inputs[PIPE]["info"]["dropped"] == 3  # the controller's GetStats count, in the manifest
     assert (inputs[f"{PIPE}#etw"]["written"], inputs[f"{PIPE}#etw"]["skipped"]) == (2, 1)
     assert result["rows"] == 9_002 and len(result["parts"]) == 3
+
+
+def test_a_missing_pipe_means_the_controller_is_not_running(tmp_path: Path):
+    with pytest.raises(BrokerAbsentError) as err:
+        connect_pipe(str(tmp_path / "SleepwlkrController"))
+    assert err.value.one_line() == (f"{tmp_path / 'SleepwlkrController'}: no such pipe, SleepwlkrController is not "
+                                    "running (start the SleepwlkrController service, or pass --via device)")  # fmt: skip

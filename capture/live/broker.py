@@ -67,15 +67,16 @@ def connect_pipe(name: str = PIPE_NAME, timeout_ms: int = IPC_CONNECT_TIMEOUT_MS
     while True:
         try:
             return FileTransport(open(name, "r+b", buffering=0), name)
-        except FileNotFoundError:
-            raise BrokerAbsentError(f"{name}: no such pipe, SleepwlkrController is not running") from None
-        except PermissionError:
-            raise SwkError(f"{name}: access denied", hint="run from an account of the Authenticated Users, "
-                           "Administrators or SYSTEM (the pipe's ACL, spec 1.5)") from None  # fmt: skip
         except OSError as exc:
-            if getattr(exc, "winerror", None) != ERROR_PIPE_BUSY or time.monotonic() > deadline:
-                raise SwkError(f"{name}: cannot connect ({exc})") from None
-            time.sleep(0.05)
+            if getattr(exc, "winerror", None) == ERROR_PIPE_BUSY and time.monotonic() < deadline:
+                time.sleep(0.05)  # every instance is serving a client: wait for one, as WaitNamedPipe would
+                continue
+            if isinstance(exc, FileNotFoundError):
+                raise BrokerAbsentError(f"{name}: no such pipe, SleepwlkrController is not running") from None
+            if isinstance(exc, PermissionError) and getattr(exc, "winerror", None) != ERROR_PIPE_BUSY:
+                raise SwkError(f"{name}: access denied", hint="run from an account of the Authenticated Users, "
+                               "Administrators or SYSTEM (the pipe's ACL, spec 1.5)") from None  # fmt: skip
+            raise SwkError(f"{name}: cannot connect ({exc})") from None
 
 
 class BrokerClient:
