@@ -31,7 +31,7 @@ def prepare(n: int = 1_000_000, **_kwargs: object) -> int:
 def capture(n: int) -> int:
     """The capture loop over `n` recorded records (the 1 M file replayed), parts every 250k events."""
     from swk.capture.live.loop import CaptureLoop, LoopOptions
-    from swk.capture.live.sources import RecordedSource
+    from swk.capture.live.recorded import RecordedSource
 
     out = WORK / f"capture_{n}"
     shutil.rmtree(out, ignore_errors=True)
@@ -66,7 +66,7 @@ def _trace(n: int) -> Path:
 def etw_live(n: int) -> int:
     """ETW events replayed as EVENT_RECORDs through the live callback copy and `decode_record`."""
     from swk.capture.live.loop import CaptureLoop, LoopOptions
-    from swk.capture.live.sources import RecordedSource
+    from swk.capture.live.recorded import RecordedSource
 
     out = WORK / "capture_etw_live"
     shutil.rmtree(out, ignore_errors=True)

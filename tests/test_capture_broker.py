@@ -78,8 +78,16 @@ def test_a_controller_that_hangs_up_is_reported():
 
 
 def _uplink(source: int, name: str, detection: bytes = b"", tid: int = 77) -> bytes:
-    ev = SLEEPWALKER_IPC_ETW_EVENT(Source=source, EventProcessId=4, EventThreadId=tid, Severity=8, PrimaryPid=6700,
-                                   SecondaryPid=3864, DetectionName=detection, Task=7)
+    ev = SLEEPWALKER_IPC_ETW_EVENT(
+        Source=source,
+        EventProcessId=4,
+        EventThreadId=tid,
+        Severity=8,
+        PrimaryPid=6700,
+        SecondaryPid=3864,
+        DetectionName=detection,
+        Task=7,
+    )
     for i, ch in enumerate(name):
         ev.EventName[i] = ord(ch)
     return bytes(ev)
@@ -123,7 +131,9 @@ def test_broker_capture_equals_ingest_of_the_same_records(tmp_path: Path):
 
     rows = live.filter(pc.equal(live["source_format"], "broker-etw")).sort_by("source_offset").to_pylist()
     assert [(r["family"], r["kind"], r["source_offset"]) for r in rows] == [
-        ("detection", "sleepwalker:broker:DetectionTelemetry", 0), ("ti", "ti:broker:task 7", 2)]
+        ("detection", "sleepwalker:broker:DetectionTelemetry", 0),
+        ("ti", "ti:broker:task 7", 2),
+    ]
     inputs = {i["path"]: i for i in result["inputs"]}
     assert inputs[PIPE]["info"]["dropped"] == 3  # the controller's GetStats count, in the manifest
     assert (inputs[f"{PIPE}#etw"]["written"], inputs[f"{PIPE}#etw"]["skipped"]) == (2, 1)

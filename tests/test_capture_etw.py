@@ -17,8 +17,10 @@ from swk.capture.ingest import Options, ingest
 from swk.capture.live.etw_rows import decode
 from swk.capture.live.etw_session import THREAT_INTEL, refusal
 from swk.capture.live.evntcons import EVENT_HEADER, EVENT_RECORD, EtwParts, copy_parts, guid_text, make_record
+from swk.capture.live.items import EtwEvents
 from swk.capture.live.loop import CaptureLoop, LoopOptions
-from swk.capture.live.sources import EtwEvents, EtwSource, RecordedSource
+from swk.capture.live.recorded import RecordedSource
+from swk.capture.live.sources import EtwSource
 from swk.capture.outputs import OutputContext
 from swk.kernel.etw import PROVIDER_GUID
 from swk.store.reader import open_case

@@ -18,7 +18,7 @@ CHILD = """
 import sys
 from pathlib import Path
 from swk.capture.live.loop import CaptureLoop, LoopOptions
-from swk.capture.live.sources import RecordedSource
+from swk.capture.live.recorded import RecordedSource
 
 recording, out = Path(sys.argv[1]), Path(sys.argv[2])
 source = RecordedSource(recording, chunk_records=1_000, repeat=1_000_000)  # runs until it is killed

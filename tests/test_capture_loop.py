@@ -11,10 +11,12 @@ import pytest
 from swk.capture.ingest import Options, ingest
 from swk.capture.ioctl_encode import realistic_records, write_records
 from swk.capture.live.health import Health
+from swk.capture.live.items import Done, Records
 from swk.capture.live.loop import CaptureFailedError, CaptureLoop, LoopOptions
+from swk.capture.live.recorded import RecordedSource
 from swk.capture.live.rolling import parse_rotate
 from swk.capture.live.run import LiveOptions, parse_pids
-from swk.capture.live.sources import Done, RecordedSource, Records, Source
+from swk.capture.live.sources import Source
 from swk.errors import SwkError
 from swk.store import manifest as mf
 from swk.store.reader import open_case

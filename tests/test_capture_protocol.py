@@ -109,11 +109,28 @@ def test_record_bytes_follow_header_size():
     assert len(proto.record_bytes(odd)) == 768  # unknown size: the decoder rejects it with its reason
 
 
-def _etw_event(source: int, name: str = "", detection: bytes = b"", *, tid: int = 1234, primary: int = 6700,
-               secondary: int = 3864, header_pid: int = 4, severity: int = 5, task: int = 0) -> bytes:
-    ev = SLEEPWALKER_IPC_ETW_EVENT(Source=source, Task=task, EventProcessId=header_pid, EventThreadId=tid,
-                                   Severity=severity, PrimaryPid=primary, SecondaryPid=secondary,
-                                   DetectionName=detection)
+def _etw_event(
+    source: int,
+    name: str = "",
+    detection: bytes = b"",
+    *,
+    tid: int = 1234,
+    primary: int = 6700,
+    secondary: int = 3864,
+    header_pid: int = 4,
+    severity: int = 5,
+    task: int = 0,
+) -> bytes:
+    ev = SLEEPWALKER_IPC_ETW_EVENT(
+        Source=source,
+        Task=task,
+        EventProcessId=header_pid,
+        EventThreadId=tid,
+        Severity=severity,
+        PrimaryPid=primary,
+        SecondaryPid=secondary,
+        DetectionName=detection,
+    )
     units = name.encode("utf-16-le")
     for i in range(0, len(units), 2):
         ev.EventName[i // 2] = int.from_bytes(units[i : i + 2], "little")
@@ -139,8 +156,11 @@ def test_uplink_synthetic_detection_is_kept_even_with_own_etw():
     row = uplink.row(raw, 0, own_etw=True)
     assert row is not None
     assert row["kind"] == "sleepwalker:controller:detection"
-    assert (row["detection_name"], row["actor_pid"], row["target_pid"]) == ("PROCESS_HOLLOWING_MARK_CHAIN_MEDIUM",
-                                                                            6700, 3864)
+    assert (row["detection_name"], row["actor_pid"], row["target_pid"]) == (
+        "PROCESS_HOLLOWING_MARK_CHAIN_MEDIUM",
+        6700,
+        3864,
+    )
 
 
 def test_uplink_ti_row_and_actor_fallback():

@@ -90,7 +90,9 @@ def open_device(paths: tuple[str, ...] = (DOS_DEVICE_PATH, LEGACY_DOS_DEVICE_PAT
             handle = DeviceHandle(path)
         except OSError as exc:
             if exc.errno == ERROR_ACCESS_DENIED:
-                raise NotElevatedError(f"{path}: access denied: the device admits only SYSTEM and Administrators") from None
+                raise NotElevatedError(
+                    f"{path}: access denied: the device admits only SYSTEM and Administrators"
+                ) from None
             if exc.errno in (ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND):
                 continue
             raise DeviceError(f"{path}: cannot open ({exc})") from None

@@ -21,8 +21,9 @@ from swk.capture import ioctl
 from swk.capture.base import rows_to_batch
 from swk.capture.live import uplink
 from swk.capture.live.health import Health
+from swk.capture.live.items import Counters, Done, EtwEvents, Inbox, Note, Records, Uplink
 from swk.capture.live.rolling import RollingWriter
-from swk.capture.live.sources import Counters, Done, EtwEvents, Inbox, Note, Records, Source, Uplink
+from swk.capture.live.sources import Source
 from swk.errors import CaseError, SwkError
 from swk.kernel.clock import iso
 from swk.store.manifest import InputStats
@@ -159,8 +160,14 @@ class CaptureLoop:
                                      "file", tail, len(tail)), stats)  # fmt: skip
             self.offsets[item.channel] = base + len(item.data)
         elif isinstance(item, Uplink):
-            self._rows(item.channel, [uplink.row(ev, at, own_etw=self.options.own_etw)
-                                      for ev, at in zip(item.events, item.received_us, strict=True)], writer)
+            self._rows(
+                item.channel,
+                [
+                    uplink.row(ev, at, own_etw=self.options.own_etw)
+                    for ev, at in zip(item.events, item.received_us, strict=True)
+                ],
+                writer,
+            )
         elif isinstance(item, EtwEvents):
             from swk.capture.live.etw_rows import decode
 

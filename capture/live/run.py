@@ -95,8 +95,10 @@ def _ioctl_source(options: LiveOptions) -> Source:
         except DeviceAbsentError:
             if options.via == "device":
                 raise
-            raise SwkError(f"neither the controller's pipe {PIPE_NAME} nor the device {DOS_DEVICE_PATH} exists",
-                           hint="install the Sleepwalker driver and start SleepwlkrController") from None
+            raise SwkError(
+                f"neither the controller's pipe {PIPE_NAME} nor the device {DOS_DEVICE_PATH} exists",
+                hint="install the Sleepwalker driver and start SleepwlkrController",
+            ) from None
 
     return DeviceSource(open_client, options.ioctl_pids, options.streams)
 

@@ -70,8 +70,10 @@ def _require_service(name: str, what: str) -> None:
         win32serviceutil.QueryServiceStatus(name)
     except pywintypes.error as exc:
         if exc.winerror == 1060:
-            raise SwkError(f"{what} is not installed (no service {name})",
-                           hint="install Sleepwalker first (driver service sleepwlkr, SleepwlkrController)") from None
+            raise SwkError(
+                f"{what} is not installed (no service {name})",
+                hint="install Sleepwalker first (driver service sleepwlkr, SleepwlkrController)",
+            ) from None
         raise _fail(exc, f"querying {name}") from None
 
 

@@ -30,7 +30,9 @@ class NeedsWindowsError(SwkError):
 def require_windows(what: str) -> None:
     """Raise the one-line `NeedsWindowsError` error off Windows."""
     if sys.platform != "win32":
-        raise NeedsWindowsError(f"{what} needs Windows (the Sleepwalker driver, its controller and ETW exist only there)")
+        raise NeedsWindowsError(
+            f"{what} needs Windows (the Sleepwalker driver, its controller and ETW exist only there)"
+        )
 
 
 def _kernel32() -> Any:
