@@ -10,6 +10,7 @@ import pytest
 
 from swk.capture.ingest import Options, ingest
 from swk.capture.ioctl_encode import realistic_records, write_records
+from swk.capture.live import protocol as proto
 from swk.capture.live.health import Health
 from swk.capture.live.items import Done, Records
 from swk.capture.live.loop import CaptureFailedError, CaptureLoop, LoopOptions
@@ -18,6 +19,7 @@ from swk.capture.live.rolling import parse_rotate
 from swk.capture.live.run import LiveOptions, parse_pids
 from swk.capture.live.sources import Source
 from swk.errors import SwkError
+from swk.kernel.abi import SLEEPWALKER_IPC_ETW_EVENT, SLEEPWALKER_STATS_RESPONSE, IpcCommand
 from swk.store import manifest as mf
 from swk.store.reader import open_case
 from swk.store.summary import summarize
@@ -191,3 +193,49 @@ def test_live_options_check_and_round_trip():
     options = LiveOptions("C:/cases/ws01", etw=True, ioctl_pids=[4242], ti=True, rotate="1e6")
     options.check()
     assert LiveOptions.from_json(options.to_json()) == options
+
+
+def test_recorded_pipe_packets_replay_records_uplink_and_stats(tmp_path: Path):
+    recs = realistic_records(50, seed=2)
+    detection = SLEEPWALKER_IPC_ETW_EVENT(
+        Source=1,
+        EventThreadId=0,
+        EventProcessId=6700,
+        PrimaryPid=6700,
+        SecondaryPid=3864,
+        Severity=7,
+        DetectionName=b"PROCESS_HOLLOWING_MARK_CHAIN",
+    )
+    packets = [proto.response(IpcCommand.GetEvent, 2 + i, 0, recs[i : i + 1].tobytes()) for i in range(50)]
+    packets += [
+        proto.response(IpcCommand.GetEvent, 52, 259),
+        proto.response(IpcCommand.GetEtwEvent, 53, 0, bytes(detection)),
+        proto.response(IpcCommand.GetStats, 54, 0, bytes(SLEEPWALKER_STATS_RESPONSE(1, 0, 6, 0))),
+    ]
+    recording = tmp_path / "packets.bin"
+    recording.write_bytes(b"".join(packets))
+    manifest = CaptureLoop([RecordedSource(recording, kind="packets")],
+                           LoopOptions(tmp_path / "case", "WS01", health_seconds=0)).run()  # fmt: skip
+    records, uplink = manifest["inputs"]
+    assert (records["written"], records["info"]["dropped"]) == (50, 6)
+    assert uplink["written"] == 1
+    rows = open_case(tmp_path / "case").dataset().to_table().sort_by("event_id").to_pylist()
+    assert [r["sequence"] for r in rows[:50]] == list(range(1, 51))
+    assert (rows[50]["kind"], rows[50]["severity"]) == ("sleepwalker:controller:detection", 7)
+
+
+def test_health_lines_go_to_stderr_while_capturing(recording: Path, tmp_path: Path):
+    said: list[str] = []
+    holder: dict = {}
+
+    def clock() -> float:  # ten seconds per 1,000 records read, as in the time-rotation test
+        loop = holder.get("loop")
+        return 10.0 * (loop.inputs["records"].read // 1_000 if loop and loop.inputs else 0)
+
+    loop = CaptureLoop([RecordedSource(recording, chunk_records=1_000)],
+                       LoopOptions(tmp_path / "case", "WS01", rotate_seconds=None, health_seconds=30.0),
+                       say=said.append, clock=clock)  # fmt: skip
+    holder["loop"] = loop
+    loop.run()
+    assert len(said) == 3  # at 30, 60 and 90 "seconds" of the 100 the recording lasts
+    assert all(line.startswith("[capture] 100 ev/s (handle ") and "; queue " in line for line in said), said

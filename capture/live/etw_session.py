@@ -111,6 +111,7 @@ class EtwSession:
         return {"events_lost": int(props.EventsLost), "buffers_lost": int(props.RealTimeBuffersLost)}
 
     def stop(self) -> None:
-        """Stop the session and wait for ProcessTrace to return."""
-        if self._etw is not None:
-            self._etw.stop()
+        """Stop the session and wait for ProcessTrace to return (once; later calls do nothing)."""
+        etw, self._etw = self._etw, None
+        if etw is not None:
+            etw.stop()

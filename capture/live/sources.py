@@ -215,13 +215,19 @@ class EtwSource(Source):
         last_stats = 0.0
         while True:
             stopping = stop.wait(self.flush_seconds)
+            # ETW's loss counters are read while the session exists; stopping it returns ProcessTrace, so nothing
+            # arrives after the last swap below.
+            lost = self.session.lost() if stopping or time.monotonic() - last_stats >= STATS_SECONDS else None
             if stopping:
-                self.session.stop()  # ProcessTrace has returned: nothing arrives after this
+                self.session.stop()
             events, self.pending = self.pending, []  # list swap is atomic under the GIL
             if events:
                 put(EtwEvents("etw", events))
-            if stopping or time.monotonic() - last_stats >= STATS_SECONDS:
-                put(Counters("etw", {**self.session.lost(), "swk_dropped": self.dropped}))
+            if lost is not None:
+                put(Counters("etw", {**lost, "swk_dropped": self.dropped}))
                 last_stats = time.monotonic()
             if stopping:
                 return
+
+    def close(self) -> None:
+        self.session.stop()  # no-op when run() stopped it; ends the session when run() failed
