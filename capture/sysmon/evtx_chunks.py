@@ -145,8 +145,9 @@ def _resync(chunk: Chunk, at: int, end: int) -> int | None:
 
 
 def patched(chunk: Chunk) -> bytes:
-    """The chunk as the parser should see it: 64 KiB, and every gap a sound record follows turned into one
-    record with an invalid BinXML token, so the parser rejects that stretch and goes on to the next record."""
+    """The chunk as the parser should see it: 64 KiB; every gap a sound record follows turned into one record with
+    an invalid BinXML token, so the parser rejects that stretch and goes on to the next record; and a gap nothing
+    follows ended, so the parser cannot make an event of a record cut short (the zero padding would let it)."""
     data = bytearray(chunk.data.ljust(CHUNK_SIZE, b"\x00"))
     for gap in chunk.gaps:
         start = gap.offset - chunk.offset
@@ -154,4 +155,6 @@ def patched(chunk: Chunk) -> bytes:
             RECORD_HEADER.pack_into(data, start, RECORD_MAGIC, gap.length, 0, 0)
             data[start + RECORD_HEADER.size] = 0xFF
             _SIZE.pack_into(data, start + gap.length - 4, gap.length)
+        elif not gap.resumes and start + 4 <= CHUNK_SIZE:
+            data[start : start + 4] = b"\x00\x00\x00\x00"
     return bytes(data)
