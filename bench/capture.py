@@ -14,9 +14,9 @@ from __future__ import annotations
 import shutil
 import socket
 import threading
-from pathlib import Path
 
 from harness import WORK, Measure
+from ingest_etl import etl_file
 from ingest_ioctl import records_file
 
 ROTATE = 250_000
@@ -52,17 +52,6 @@ def decode_only(n: int) -> int:
     return rows
 
 
-def _trace(n: int) -> Path:
-    from swk.capture.etl import sample, writer
-    from swk.capture.outputs import OutputContext
-
-    path = WORK / f"capture_etw_{n}.etl"
-    if not path.exists():
-        WORK.mkdir(exist_ok=True)
-        writer.write(sample.batches(n, seed=3), path, OutputContext(boot_ns=1_772_400_000 * 10**9))
-    return path
-
-
 def etw_live(n: int) -> int:
     """ETW events replayed as EVENT_RECORDs through the live callback copy and `decode_record`."""
     from swk.capture.live.loop import CaptureLoop, LoopOptions
@@ -70,7 +59,7 @@ def etw_live(n: int) -> int:
 
     out = WORK / "capture_etw_live"
     shutil.rmtree(out, ignore_errors=True)
-    source = RecordedSource(_trace(n), kind="etl")
+    source = RecordedSource(etl_file(n), kind="etl")
     manifest = CaptureLoop([source], LoopOptions(out, "BENCH", health_seconds=0)).run()
     return manifest["rows"] + manifest["rejects"]
 
@@ -81,7 +70,7 @@ def etw_reader(n: int) -> int:
 
     out = WORK / "capture_etw_read"
     shutil.rmtree(out, ignore_errors=True)
-    manifest = ingest([_trace(n)], out, Options(host="BENCH", partitioned=True))
+    manifest = ingest([etl_file(n)], out, Options(host="BENCH", partitioned=True))
     return manifest["rows"] + manifest["rejects"]
 
 

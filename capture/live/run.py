@@ -168,4 +168,4 @@ def service_command(action: str, options: LiveOptions | None = None) -> str:
         from swk.capture.live import service
     except ImportError as exc:
         raise SwkError(f"swk capture service needs pywin32 ({exc})", hint="pip install 'swk[windows]'") from None
-    return getattr(service, action)(options)
+    return service.install(options) if action == "install" else service.control(action)

@@ -93,28 +93,19 @@ def install(options: LiveOptions) -> str:
     return f"installed service {SERVICE_NAME} (auto start) capturing into {options.output}"
 
 
-def remove(_options: LiveOptions | None = None) -> str:
-    """Remove the service (stop it first)."""
+# What `swk capture service remove|start|stop` call, and what they say when it worked.
+_CONTROLS = {
+    "remove": (win32serviceutil.RemoveService, f"removed service {SERVICE_NAME}"),
+    "start": (win32serviceutil.StartService, f"started service {SERVICE_NAME}"),
+    "stop": (win32serviceutil.StopService, f"stopping service {SERVICE_NAME} (it closes its last part before it ends)"),
+}
+
+
+def control(action: str) -> str:
+    """Remove, start or stop the service."""
+    call, done = _CONTROLS[action]
     try:
-        win32serviceutil.RemoveService(SERVICE_NAME)
+        call(SERVICE_NAME)
     except pywintypes.error as exc:
-        raise _fail(exc, "remove") from None
-    return f"removed service {SERVICE_NAME}"
-
-
-def start(_options: LiveOptions | None = None) -> str:
-    """Start the service."""
-    try:
-        win32serviceutil.StartService(SERVICE_NAME)
-    except pywintypes.error as exc:
-        raise _fail(exc, "start") from None
-    return f"started service {SERVICE_NAME}"
-
-
-def stop(_options: LiveOptions | None = None) -> str:
-    """Stop the service; it closes the last part before it ends."""
-    try:
-        win32serviceutil.StopService(SERVICE_NAME)
-    except pywintypes.error as exc:
-        raise _fail(exc, "stop") from None
-    return f"stopping service {SERVICE_NAME} (it closes its last part before it ends)"
+        raise _fail(exc, action) from None
+    return done

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from swk.capture.live import protocol as proto
@@ -87,16 +88,44 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-class BrokerSource(Source):
+class _Polled(Source):
+    """A source that asks a client for records until its queue is empty (259) and reports its counts every second."""
+
+    client: Any = None
+    channel = ""
+
+    def _drain(self, put: Put, wait: Callable[[], bytes | None], get: Callable[[], bytes | None]) -> int:
+        """Records until the queue is empty or a batch is full (`wait` fetches the first); how many."""
+        batch, got = _Batcher(self.channel, put), 0
+        record = wait()
+        while record is not None:
+            batch.add(record)
+            got += 1
+            record = get() if got < BATCH_RECORDS else None
+        batch.flush()
+        return got
+
+    def _stats(self, put: Put, last: float, *, now: bool = False) -> float:
+        if now or time.monotonic() - last >= STATS_SECONDS:
+            put(Counters(self.channel, self.client.get_stats()))
+            return time.monotonic()
+        return last
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+
+class BrokerSource(_Polled):
     """Records (and uplink events) from SleepwlkrController: handshake, SetPids, GetEvent/GetEtwEvent until 259."""
 
     name = "broker"
+    channel = "ipc"
 
     def __init__(self, connect: Callable[[], BrokerClient], pids: list[int], mask: int, *, uplink: bool = True,
                  own_etw: bool = False, wait_ms: int = 100) -> None:  # fmt: skip
         self.connect, self.pids, self.mask = connect, pids, mask
         self.uplink, self.own_etw, self.wait_ms = uplink, own_etw, wait_ms
-        self.client: BrokerClient | None = None
         self.channels = [Channel("ipc", proto.PIPE_NAME, "ioctl")]
         if uplink:
             self.channels.append(Channel("uplink", f"{proto.PIPE_NAME}#etw", "broker-etw"))
@@ -108,55 +137,34 @@ class BrokerSource(Source):
         self.uplink = self.uplink and bool(self.info["capabilities"] & IpcCapability.ETW_TI_UPLINK)
 
     def run(self, put: Put, stop: threading.Event) -> None:
-        client = self.client
-        assert client is not None, "open() first"
-        put(
-            Counters(
-                "ipc",
-                {
-                    "capabilities": self.info["capabilities"],
-                    "ti_enabled": self.info["ti_enabled"],
-                    "ti_error": self.info["ti_error"],
-                    "pids": self.pids,
-                    "stream_mask": self.mask,
-                },
-            )
-        )
+        client: BrokerClient = self.client
+        put(Counters("ipc", {**self.info, "pids": self.pids, "stream_mask": self.mask}))
         if self.uplink and not self.info["ti_enabled"]:
             put(Note("uplink", f"the controller has no Threat-Intelligence session (error {self.info['ti_error']}):"
                                " the uplink carries detections only"))  # fmt: skip
-        batch, last_stats, idle = _Batcher("ipc", put), 0.0, False
+        last, idle = 0.0, False
         while not stop.is_set():
-            got = 0
-            while got < BATCH_RECORDS and (record := client.get_event(self.wait_ms if idle and not got else 0)):
-                batch.add(record)
-                got += 1
-            batch.flush()
+            # When the last round found nothing, the first GetEvent waits in the controller (it polls every 20 ms).
+            got = self._drain(put, partial(client.get_event, self.wait_ms if idle else 0), client.get_event)
             events: list[bytes] = []
             while self.uplink and len(events) < BATCH_RECORDS and (ev := client.get_etw_event(0)):
                 events.append(ev)
             if events:
                 put(Uplink("uplink", events, [now_us()] * len(events)))
             idle = not got and not events
-            if time.monotonic() - last_stats >= STATS_SECONDS:
-                put(Counters("ipc", client.get_stats()))
-                last_stats = time.monotonic()
-        put(Counters("ipc", client.get_stats()))
-
-    def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
+            last = self._stats(put, last)
+        self._stats(put, last, now=True)
 
 
-class DeviceSource(Source):
+class DeviceSource(_Polled):
     """Records straight from the device: SET_PIDS, then GET_EVENT until 259, polling every 20 ms when empty."""
 
     name = "device"
+    channel = "device"
 
     def __init__(self, open_client: Callable[[], DeviceClient], pids: list[int], mask: int,
                  poll_seconds: float = 0.02) -> None:  # fmt: skip
         self.open_client, self.pids, self.mask, self.poll = open_client, pids, mask, poll_seconds
-        self.client: DeviceClient | None = None
         self.channels = [Channel("device", "", "ioctl")]
 
     def open(self) -> None:
@@ -165,25 +173,14 @@ class DeviceSource(Source):
         self.client.set_pids(self.pids, self.mask)
 
     def run(self, put: Put, stop: threading.Event) -> None:
-        client = self.client
-        assert client is not None, "open() first"
-        batch, last_stats = _Batcher("device", put), 0.0
+        client: DeviceClient = self.client
+        last = 0.0
         while not stop.is_set():
-            got = 0
-            while got < BATCH_RECORDS and (record := client.get_event()):
-                batch.add(record)
-                got += 1
-            batch.flush()
-            if time.monotonic() - last_stats >= STATS_SECONDS:
-                put(Counters("device", client.get_stats()))
-                last_stats = time.monotonic()
+            got = self._drain(put, client.get_event, client.get_event)
+            last = self._stats(put, last)
             if not got:
                 stop.wait(self.poll)  # GET_EVENT never blocks (spec 1.6)
-        put(Counters("device", client.get_stats()))
-
-    def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
+        self._stats(put, last, now=True)
 
 
 class EtwSource(Source):
