@@ -72,7 +72,6 @@ class CaptureLoop:
         self.inputs: dict[str, InputStats] = {}
         self.offsets: dict[str, int] = {}
         self.errors: list[str] = []
-        self._said: set[str] = set()
 
     def stop(self) -> None:
         """Ask every source to finish; the loop then drains and closes the case (safe from any thread)."""
@@ -138,9 +137,11 @@ class CaptureLoop:
         self.stop()
 
     def _note(self, channel: str, text: str) -> None:
-        self.inputs[channel].warnings.append(text)
-        if text not in self._said and self.say:
-            self._said.add(text)
+        warnings = self.inputs[channel].warnings
+        if text in warnings:
+            return
+        warnings.append(text)
+        if self.say:
             self.say(f"[capture] {text}")
 
     def _handle(self, item: object, writer: RollingWriter) -> None:

@@ -50,11 +50,11 @@ class Source:
                 self.run(put, stop)
             except BaseException as exc:  # reported by the loop, which owns stderr and the exit status
                 error = exc
-            finally:
-                try:
-                    self.close()
-                finally:
-                    put(Done(self.name, error))
+            try:
+                self.close()
+            except BaseException as exc:
+                error = error or exc  # the first failure is the one to report
+            put(Done(self.name, error))
 
         thread = threading.Thread(target=main, name=f"swk-{self.name}", daemon=True)
         thread.start()
