@@ -21,10 +21,11 @@ from swk.store.reader import Case, open_case
 _VIEW = re.compile(r"^CREATE OR REPLACE VIEW (\w+) AS\b", re.MULTILINE)
 _STEM = re.compile(r"^\d{3}_(\w+)$")
 
-# Read by several later views and costly to recompute; materialised for `swk analyze` and `swk sql`.
+# Read by several later views and costly to recompute; materialised for `swk analyze` and `swk sql`. None holds
+# evidence lists, so memory stays proportional to the narrow columns the chains need.
 MATERIALIZED = frozenset({
-    "thread_starts", "thread_intents", "thread_rule_rows", "thread_rule_hits", "apc_monitor", "mark_chain_windows",
-    "mark_chain_strong", "mark_chain_medium", "mark_chain_emits", "reconstructed", "live_detections",
+    "thread_starts", "thread_intents", "thread_rule_matches", "apc_monitor", "mark_chain_steps",
+    "mark_chain_windows", "mark_chain_strong", "mark_chain_medium", "live_detections",
 })  # fmt: skip
 
 # What DuckDB 2 needs for our queries: UTC timestamps out; ASOF joins over hive directories otherwise degenerate to

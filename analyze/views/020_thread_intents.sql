@@ -3,15 +3,20 @@
 -- recorded correlation is non-zero. The driver's 256-entry intent ring is not recomputed: the thread row already
 -- carries the correlation it found; these rows are its evidence.
 -- ms(h, t) <= 5000 with ms = floor(µs / 1000) is t.us - h.us < 5001000, i.e. h.us >= t.us - 5000999.
--- A band join on (host, actor, target) plus a time range; DuckDB runs it as a hash join with a range filter.
+-- A band join: an equi-join on (host, actor, target) alone pairs every thread row of a busy pair with all its
+-- handle rows; so each handle row is also put in 5001000 µs time buckets (its own and the next), and the join adds
+-- the thread row's bucket: every handle row within 5000 ms (floor) of the thread row is in exactly one of them.
 CREATE OR REPLACE VIEW thread_intents AS
 SELECT t.event_id AS thread_event_id, h.event_id, h.ts
 FROM thread_starts AS t
-JOIN handle_ops AS h
+JOIN (
+    SELECT h.*, h.us // 5001000 + s.shift AS bucket  -- duckdb: // is integer division (Spark: DIV)
+    FROM handle_ops AS h CROSS JOIN (VALUES (0), (1)) AS s(shift)
+) AS h
   ON h.host = t.host
  AND h.actor_pid = t.actor_pid
  AND h.target_pid = t.target_pid
+ AND h.bucket = t.us // 5001000
  AND h.us >= t.us - 5000999
- AND h.us <= t.us
- AND (h.us < t.us OR h.event_id < t.event_id)
+ AND (h.us < t.us OR (h.us = t.us AND h.event_id < t.event_id))
 WHERE coalesce(t.corr_flags, 0) <> 0;

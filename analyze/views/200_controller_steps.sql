@@ -22,7 +22,7 @@ WITH thread_rows AS (
     WHERE kind = 'sleepwalker:etw:ThreadTelemetry' AND target_pid <> 0
 ),
 kernel_detections AS (
-    SELECT rule, host, trigger_event_id, ts, us, actor_pid, target_pid FROM thread_rule_hits
+    SELECT rule, host, trigger_event_id, ts, us, actor_pid, target_pid FROM thread_rule_matches
     UNION ALL
     SELECT rule, host, trigger_event_id, ts, us, actor_pid, target_pid FROM apc_monitor
 ),

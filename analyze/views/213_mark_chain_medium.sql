@@ -2,38 +2,30 @@
 -- a step whose window holds the medium marks and that did not emit a strong (a strong emission stops the step)
 -- emits iff no medium was emitted for its key yet, or the last one is at least the cooldown older (`gap_us`), so
 -- a medium can emit while the strong cools down. LastMedium is kept across window resets, so the candidates are
--- all such steps of the key. Same chain formulation as apc_monitor (bursts, next-start pointers, recursion).
+-- all such steps of the key. Same chain formulation as mark_chain_windows (one merged sort, pointers, recursion).
 CREATE OR REPLACE VIEW mark_chain_medium AS
 WITH RECURSIVE
-ordered AS (
-    SELECT pos, us, gap_us,
-           row_number() OVER (ORDER BY pos) AS cpos,
-           coalesce(us - lag(us) OVER (PARTITION BY key_pos ORDER BY pos) >= gap_us, true) AS sure
-    FROM mark_chain_windows
-    WHERE medium AND pos NOT IN (SELECT pos FROM mark_chain_strong)
+candidates AS (
+    SELECT kid, step, us, gap_us
+    FROM mark_chain_windows AS w
+    WHERE medium
+      AND NOT EXISTS (SELECT 1 FROM mark_chain_strong AS s WHERE s.kid = w.kid AND s.step = w.step)
 ),
-bursts AS (
-    SELECT *, sum(CASE WHEN sure THEN 1 ELSE 0 END) OVER (ORDER BY cpos ROWS UNBOUNDED PRECEDING) AS bid
-    FROM ordered
+counted AS (
+    SELECT *,
+           CAST(sum(is_row) OVER (PARTITION BY kid ORDER BY t, is_row, step ROWS UNBOUNDED PRECEDING) AS BIGINT) AS seen
+    FROM (SELECT kid, step, us AS t, 1 AS is_row FROM candidates
+          UNION ALL
+          SELECT kid, step, us + gap_us, 0 FROM candidates) AS merged
 ),
-probes AS (
-    SELECT bid, us AS t, 1 AS is_row, cpos, sure, 0 AS first_pos, 0 AS last_pos FROM bursts
+pointers AS MATERIALIZED (  -- duckdb: MATERIALIZED keeps the recursion from recomputing the sort per iteration
+    SELECT r.kid, r.seen AS nth, p.seen + 1 AS nxt
+    FROM counted AS r JOIN counted AS p ON p.kid = r.kid AND p.step = r.step AND p.is_row = 0
+    WHERE r.is_row = 1
+),
+emits (kid, nth) AS (
+    SELECT DISTINCT kid, 1 FROM candidates
     UNION ALL
-    SELECT bid, us + gap_us, 0, cpos, sure, min(cpos) OVER (PARTITION BY bid), max(cpos) OVER (PARTITION BY bid)
-    FROM bursts
-),
-pointers AS MATERIALIZED (  -- duckdb: MATERIALIZED keeps the recursion from re-running the sort per step
-    SELECT cpos, sure, CASE WHEN nxt <= last_pos THEN nxt END AS nxt
-    FROM (
-        SELECT cpos, sure, last_pos, is_row,
-               row_number() OVER (PARTITION BY bid ORDER BY t, is_row, cpos) + 2 * first_pos - cpos - 1 AS nxt
-        FROM probes
-    ) AS ranked
-    WHERE is_row = 0
-),
-emits (cpos) AS (
-    SELECT cpos FROM pointers WHERE sure
-    UNION ALL
-    SELECT p.nxt FROM emits AS e JOIN pointers AS p ON p.cpos = e.cpos WHERE p.nxt IS NOT NULL
+    SELECT p.kid, p.nxt FROM emits AS e JOIN pointers AS p ON p.kid = e.kid AND p.nth = e.nth
 )
-SELECT o.pos FROM ordered AS o JOIN emits AS e ON e.cpos = o.cpos;
+SELECT c.kid, c.step FROM counted AS c JOIN emits AS e ON e.kid = c.kid AND e.nth = c.seen WHERE c.is_row = 1;

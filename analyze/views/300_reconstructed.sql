@@ -1,8 +1,7 @@
 -- Every reconstructed detection (docs/detections.md sections 1-9) with its catalogue facts, before reconciliation.
 -- Reads the rule groups' hit views rather than the det_* views: same rows, and each group is computed once.
--- `seq` is the detection order of section 11 (ts, trigger, rule order, host, actor, target) over reconstructed
--- rows only; the reconciliation's tie-break "lower detection id" needs no more, because live-only rows never
--- compete with each other for a reconstructed one.
+-- (trigger_event_id, rule) is unique: one trigger row raises each rule at most once (the mark chains' cooldowns
+-- forbid a second emission at the same µs, and one row's controller steps share one key).
 CREATE OR REPLACE VIEW reconstructed AS
 WITH hits AS (
     SELECT rule, host, actor_pid, target_pid, ts, us, trigger_event_id, corr_flags, corr_access_mask, corr_age_ms,
@@ -31,7 +30,6 @@ WITH hits AS (
 )
 SELECT h.host, h.rule, c.name, c.severity, coalesce(h.reason, c.reason) AS reason, h.actor_pid, h.target_pid,
        h.ts, h.us, h.first_ts, h.last_ts, h.corr_flags, h.corr_access_mask, h.corr_age_ms, h.marks,
-       coalesce(h.attack, c.attack) AS attack, h.evidence, h.trigger_event_id, c.engine, c.rule_order,
-       row_number() OVER (ORDER BY h.us, h.trigger_event_id, c.rule_order, h.host, h.actor_pid, h.target_pid) AS seq
+       coalesce(h.attack, c.attack) AS attack, h.evidence, h.trigger_event_id, c.engine, c.rule_order
 FROM hits AS h
 JOIN catalogue AS c ON c.rule = h.rule;

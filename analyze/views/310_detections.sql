@@ -1,25 +1,30 @@
 -- The detections table of docs/detections.md section 11: every reconstructed detection, reconciled with the live
 -- ones (section 10), plus every live detection nothing reconstructed matches.
 -- Matching is within (host, name, actor, target) by mutual nearest time: r's nearest live row (ties: lower event
--- id) must have r as its nearest reconstructed row (ties: lower seq), at most 2000 ms apart in floor ms
--- (|Δµs| < 2001000). Only pairs inside that bound are formed: if the nearest row overall were farther, there is
+-- id) must have r as its nearest reconstructed row (ties: lower detection id, i.e. the id order of section 11),
+-- at most 2000 ms apart in floor ms (|Δµs| < 2001000). Only pairs inside that bound are formed: if the nearest row overall were farther, there is
 -- no match either way, so the band join loses nothing and never pairs whole groups.
 -- Status: confirmed / reconstructed-only, or `reconstructed` on a host without any live rows (nothing to
 -- reconcile with); unmatched live rows are live-only, with their own fields (section 11).
 CREATE OR REPLACE VIEW detections AS
 WITH pairs AS (
-    SELECT r.seq, l.event_id AS live_id, abs(l.us - r.us) AS distance
+    SELECT r.trigger_event_id, r.rule, r.us, r.rule_order, r.host, r.actor_pid, r.target_pid,
+           l.event_id AS live_id, abs(l.us - r.us) AS distance
     FROM reconstructed AS r
-    JOIN live_detections AS l
+    JOIN (
+        SELECT l.*, l.us // 2001000 + s.shift AS bucket  -- duckdb: // is integer division (Spark: DIV)
+        FROM live_detections AS l CROSS JOIN (VALUES (-1), (0), (1)) AS s(shift)
+    ) AS l
       ON l.host = r.host AND l.name = r.name AND l.actor_pid = r.actor_pid AND l.target_pid = r.target_pid
-     AND l.us > r.us - 2001000 AND l.us < r.us + 2001000
+     AND l.bucket = r.us // 2001000 AND l.us > r.us - 2001000 AND l.us < r.us + 2001000
 ),
 matches AS (
-    SELECT seq, live_id
+    SELECT trigger_event_id, rule, live_id
     FROM (
         SELECT *,
-               row_number() OVER (PARTITION BY seq ORDER BY distance, live_id) AS nearest_live,
-               row_number() OVER (PARTITION BY live_id ORDER BY distance, seq) AS nearest_reconstructed
+               row_number() OVER (PARTITION BY trigger_event_id, rule ORDER BY distance, live_id) AS nearest_live,
+               row_number() OVER (PARTITION BY live_id ORDER BY distance, us, trigger_event_id, rule_order, host,
+                                                                actor_pid, target_pid) AS nearest_reconstructed
         FROM pairs
     ) AS ranked
     WHERE nearest_live = 1 AND nearest_reconstructed = 1
@@ -32,7 +37,7 @@ reconciled AS (
                 ELSE 'reconstructed' END AS status,
            m.live_id AS live_event_id, r.engine, r.rule_order
     FROM reconstructed AS r
-    LEFT JOIN matches AS m ON m.seq = r.seq
+    LEFT JOIN matches AS m ON m.trigger_event_id = r.trigger_event_id AND m.rule = r.rule
     UNION ALL
     SELECT l.host, l.rule, l.name, l.severity, l.reason, l.actor_pid, l.target_pid, l.ts, l.ts, l.ts,
            l.corr_flags, l.corr_access_mask, l.corr_age_ms, l.marks, l.attack,

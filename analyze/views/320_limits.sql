@@ -1,42 +1,32 @@
 -- Where a case crosses what the SQL cannot follow (docs/detections.md section 12), one row per host and limit
 -- crossed; `swk analyze` prints each as a warning on stderr.
---   mark-chain-table / controller-table: the driver and the controller keep 256 entries; with more than 256 keys
---     live at once (a key stays live until 60000 ms after its last step, when the driver may take it over) the
---     oldest is evicted and its chain restarts, which per-key SQL does not do. Measured as the peak number of
---     overlapping live intervals per host: per key, steps less than 60001 ms apart form one interval
---     [first, last + 60001 ms); a sweep (+1 at each start, -1 at each end, ends first at equal times) counts them.
---     The stale take-over quirk under 256 keys is not flagged: it depends on slot order only the driver knows.
+--   mark-chain-table / controller-table: the driver and the controller keep 256 entries and treat an entry as
+--     stale after 60000 ms without a step; with more than 256 keys seen within 60 s the oldest is evicted and its
+--     chain restarts, which per-key SQL does not do. Counted as distinct keys with a step in 60 s windows that
+--     start every 30 s (two 30 s slots each: hash aggregates only), over every key, including those that can
+--     never emit. The stale take-over quirk under 256 keys is not flagged: it depends on slot order only the
+--     driver knows.
 --   apc-cooldown-ring: the APC monitor's 64 unkeyed cooldown slots; more than 64 intents let through within
 --     2000 ms (floor) on a host can overwrite a slot still cooling down (route B only; route A rows are the
 --     driver's own output).
 CREATE OR REPLACE VIEW limits AS
-WITH key_steps AS (
-    SELECT engine, host, key_pos, us,
-           coalesce(us - lag(us) OVER (PARTITION BY key_pos ORDER BY pos) >= 60001000, true) AS opens
-    FROM mark_chain_windows
+WITH slots AS (
+    SELECT DISTINCT engine, host, key_actor, key_target, us // 30000000 AS slot  -- duckdb: // (Spark: DIV)
+    FROM mark_chain_steps
 ),
-intervals AS (
-    SELECT engine, host, min(us) AS opened, max(us) + 60001000 AS closed
-    FROM (SELECT *, sum(CASE WHEN opens THEN 1 ELSE 0 END) OVER (PARTITION BY key_pos ORDER BY us
-                                                                  ROWS UNBOUNDED PRECEDING) AS island
-          FROM key_steps) AS k
-    GROUP BY engine, host, key_pos, island
-),
-sweep AS (
-    SELECT engine, host,
-           sum(delta) OVER (PARTITION BY engine, host ORDER BY t, delta ROWS UNBOUNDED PRECEDING) AS live_keys
-    FROM (SELECT engine, host, opened AS t, 1 AS delta FROM intervals
-          UNION ALL
-          SELECT engine, host, closed, -1 FROM intervals) AS edges
+spans AS (
+    SELECT engine, host, slot - s.shift AS span, count(DISTINCT (key_actor, key_target)) AS live_keys
+    FROM slots CROSS JOIN (VALUES (0), (1)) AS s(shift)
+    GROUP BY engine, host, slot - s.shift
 ),
 apc_window AS (
     SELECT host, count(*) OVER (PARTITION BY host ORDER BY us RANGE BETWEEN 1999999 PRECEDING AND CURRENT ROW) AS n
-    FROM apc_monitor
-    WHERE host NOT IN (SELECT host FROM apc_intents WHERE host IS NOT NULL)
+    FROM apc_monitor AS m
+    WHERE NOT EXISTS (SELECT 1 FROM apc_intents AS a WHERE a.host = m.host)
 )
 SELECT host, CASE engine WHEN 'kernel' THEN 'mark-chain-table' ELSE 'controller-table' END AS limit_name,
        max(live_keys) AS observed, 256 AS threshold
-FROM sweep
+FROM spans
 GROUP BY engine, host
 HAVING max(live_keys) > 256
 UNION ALL

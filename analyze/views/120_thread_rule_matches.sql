@@ -1,13 +1,11 @@
 -- The seven per-thread rules of the kernel hollowing engine (spec 3.6 rules 1-7, docs/detections.md section 3),
 -- one row per (rule, thread row), each rule independent and without cooldown. The conditions are listed as one
 -- CASE so they read like the document's numbered list; the det_* views below select one rule each.
--- Evidence: the thread row plus its intents (thread_rule_rows); corr is the row's own (NULL where not carried).
-CREATE OR REPLACE VIEW thread_rule_hits AS
+-- corr is the row's own (NULL where not carried); the evidence is added in thread_rule_hits.
+CREATE OR REPLACE VIEW thread_rule_matches AS
 SELECT r.rule, t.host, t.actor_pid, t.target_pid, t.ts, t.us, t.event_id AS trigger_event_id,
-       t.corr_flags, t.corr_access_mask, t.corr_age_ms,
-       CAST(NULL AS BIGINT) AS marks, CAST(NULL AS VARCHAR) AS reason,
-       t.evidence, t.first_ts, t.last_ts
-FROM thread_rule_rows AS t
+       t.corr_flags, t.corr_access_mask, t.corr_age_ms
+FROM thread_starts AS t
 CROSS JOIN (VALUES
     ('REMOTE_THREAD_WITH_RECENT_HANDLE_INTENT'),
     ('REMOTE_THREAD_START_IN_NON_IMAGE_EXECUTABLE_REGION'),
