@@ -271,6 +271,79 @@ _service_action("start", "Start the capture service.")
 _service_action("stop", "Stop the capture service; it closes its last part before it ends.")
 
 
+@cli.command()
+@click.argument("case", type=click.Path(path_type=Path))
+@output_options
+@click.option("--min-severity", type=int, help="only detections of at least this severity")
+@click.option("--detection", metavar="NAME", help="only this detection name (or rule, e.g. THREAD_HIJACK_INTENT/apc)")
+@click.option("--pid", type=int, help="only detections whose actor or target is this pid")
+@click.option("--since", callback=parse_utc, help="only detections at or after this UTC time")
+@click.option("--until", callback=parse_utc, help="only detections at or before this UTC time")
+@click.option("--explain", "explain_id", type=int, metavar="ID", help="one detection's chain, evidence decoded")
+@reports_errors
+def analyze(case: Path, fmt: str, min_severity: int | None, detection: str | None, pid: int | None,
+            since: datetime | None, until: datetime | None, explain_id: int | None) -> None:
+    """Reconstruct every detection from a case's rows and reconcile it with what was raised live.
+
+    The table is one line per rule and host, most severe first; json, jsonl and csv give every
+    detection with its evidence event ids. Warnings and the reconciliation counts go to stderr.
+
+    \b
+    Example:
+        swk analyze case.parquet
+        swk analyze case.parquet --format json --min-severity 6
+        swk analyze case.parquet --explain 17
+    """  # fmt: skip
+    from swk.analyze import explain, queries
+    from swk.output import write_rows
+
+    analysis = queries.open_analysis(case)
+    for line in analysis.warnings:
+        click.echo(f"warning: {for_terminal(line)}", err=True)
+    if explain_id is not None:
+        click.echo("\n".join(explain.explain(analysis.con, explain_id)))
+        return
+    filters = queries.Filters(min_severity=min_severity, detection=detection, pid=pid, since=since, until=until)
+    if fmt == "table":
+        write_rows(queries.summary(analysis.con, filters), queries.SUMMARY_COLUMNS, fmt, sys.stdout)
+    else:
+        write_rows(queries.detections(analysis.con, filters), queries.COLUMNS, fmt, sys.stdout)
+    click.echo(queries.counts_line(queries.status_counts(analysis.con, filters)), err=True)
+
+
+@cli.command()
+@click.argument("case", type=click.Path(path_type=Path))
+@click.argument("query", required=False)
+@output_options
+@click.option("-p", "--param", "params", nargs=2, multiple=True, metavar="NAME VALUE",
+              help="bind VALUE to $NAME in the query (integers are bound as integers)")
+@reports_errors
+def sql(case: Path, query: str | None, fmt: str, params: tuple[tuple[str, str], ...]) -> None:
+    """Query a case with SQL: `events`, the family views, `detections` and one view per rule.
+
+    Without QUERY, an interactive prompt (.tables, .schema [view], .help, .quit; history in
+    ~/.swk_history). User values reach SQL only as bound parameters.
+
+    \b
+    Example:
+        swk sql case.parquet "select * from detections where severity >= 6"
+        swk sql case.parquet "select * from detections where actor_pid = $pid" -p pid 4242
+        swk sql case.parquet
+    """  # fmt: skip
+    import duckdb
+
+    from swk.analyze import engine, shell
+
+    con = engine.connect(case)
+    bound = {name: int(value) if value.lstrip("-").isdigit() else value for name, value in params}
+    if query is None:
+        shell.run(con, fmt=fmt, params=bound, out=sys.stdout, err=sys.stderr)
+        return
+    try:
+        shell.query(con, query, bound, fmt, sys.stdout)
+    except duckdb.Error as exc:
+        raise click.ClickException(for_terminal(str(exc).splitlines()[0])) from None
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="swk")

@@ -99,7 +99,10 @@ def connect(case: Case | str | Path, *, materialize: bool = True, memory_limit: 
     except duckdb.Error as exc:
         raise CaseError(f"{case.path}: cannot be read ({str(exc).splitlines()[0]})") from None
     for view in views():
-        load(con, view, materialize=materialize and view.name in MATERIALIZED)
+        try:
+            load(con, view, materialize=materialize and view.name in MATERIALIZED)
+        except CaseError as exc:
+            raise CaseError(f"{case.path}: cannot be read ({exc})") from None
     return con
 
 
@@ -110,5 +113,7 @@ def load(con: duckdb.DuckDBPyConnection, view: View, *, materialize: bool = Fals
         sql = _VIEW.sub(f"CREATE OR REPLACE TEMP TABLE {view.name} AS", sql, count=1)
     try:
         con.execute(sql)
+    except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # the data, not the view: a damaged part
+        raise CaseError(str(exc).splitlines()[0]) from None
     except duckdb.Error as exc:
         raise ViewError(f"views/{view.file}: {str(exc).splitlines()[0]}") from None

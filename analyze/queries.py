@@ -4,6 +4,7 @@ and the warnings where a case crosses a limit the SQL cannot follow. User values
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -103,10 +104,16 @@ def warnings(con: duckdb.DuckDBPyConnection) -> list[str]:
     return out
 
 
-def detections(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> duckdb.DuckDBPyRelation:
-    """The filtered detections in id order, every column of docs/detections.md section 11."""
+def detections(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> Iterator[tuple[Any, ...]]:
+    """The filtered detections in id order, every column of docs/detections.md section 11, streamed."""
     where, params = (filters or Filters()).where()
-    return con.query(f"SELECT * FROM detections{where} ORDER BY id", params=params)
+    return rows(con.execute(f"SELECT {', '.join(COLUMNS)} FROM detections{where} ORDER BY id", params))
+
+
+def rows(cursor: duckdb.DuckDBPyConnection, size: int = 10_000) -> Iterator[tuple[Any, ...]]:
+    """Every row of an executed statement, fetched in batches so a large result never sits in memory whole."""
+    while batch := cursor.fetchmany(size):
+        yield from batch
 
 
 def summary(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> list[tuple[Any, ...]]:
