@@ -1,0 +1,229 @@
+"""Sleepwalker's driver and controller run forward over what happened on a host (the generator's engine).
+
+Each method is one operation as Windows would deliver it to the driver (a handle pre-callback, a thread-create
+notification, an image load, a registry callback, a process notification, a Threat-Intelligence event, an
+anti-tamper timer firing). The driver computes its telemetry exactly as spec 3.1-3.5, 3.7, 3.8 and 3.10 say, hands
+each record to the `Sink` (which returns the record's event id), and raises the detections the driver and the
+controller would have raised, through the same `HostEngine` the replay uses, with the driver's 256-slot tables.
+
+No work-queue delay is simulated: a record's time is the operation's time, and the work item's queries (intent
+store, memory) see the state at that time. The work-slot limits still drop events of a burst.
+"""
+
+from __future__ import annotations
+
+from itertools import cycle
+from typing import Protocol
+
+from swk.kernel.abi import HandleFlag
+from swk.kernel.model.access import captures_stack, intent_flags, memory_related
+from swk.kernel.model.apc import APC_CLASS, ApcMonitor
+from swk.kernel.model.classify import Classification, DeepCache, classify, deep_sample
+from swk.kernel.model.detection import Raised
+from swk.kernel.model.engine import HostEngine
+from swk.kernel.model.intents import IntentStore
+from swk.kernel.model.memory import ProcessView, is_exec
+from swk.kernel.model.tamper import AntiTamper
+from swk.kernel.model.threads import image_range, outside_main_image, resolve_actor, start_region, thread_flags
+from swk.kernel.model.worker import (
+    HANDLE_SERVICE_US,
+    HANDLE_WORK_LIMIT,
+    THREAD_SERVICE_US,
+    THREAD_WORK_LIMIT,
+    WorkSlots,
+)
+
+SYSTEM_PID = 4
+_MEMORY_RELATED, _THREAD_OBJECT, _DUPLICATE = (int(HandleFlag.MEMORY_RELATED), int(HandleFlag.THREAD_OBJECT),
+                                              int(HandleFlag.DUPLICATE_OPERATION))  # fmt: skip
+
+
+class ThreadRecord:
+    """Everything the driver knows about one analysed thread (ThreadTelemetry + the IOCTL record)."""
+
+    __slots__ = ("actor", "corr_age", "corr_flags", "corr_mask", "flags", "frames", "got_range", "got_start",
+                 "image_base", "image_size", "outside", "pid", "remote", "start", "start_exec", "start_protect",
+                 "start_state", "start_status", "start_type", "tid")  # fmt: skip
+
+    def __init__(self, **fields: object) -> None:
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+
+class Sink(Protocol):
+    """Receives the driver's records in emission order; every method returns the record's event id."""
+
+    def handle(self, ts: int, header: tuple[int, int], caller: int, target: int, access: int, cls: Classification,
+               flags: int, sample: bytes, is_thread: bool, is_duplicate: bool, sequence: int) -> int: ...
+
+    def apc(self, ts: int, header: tuple[int, int], caller: int, target: int, access: int, class_name: str,
+            is_duplicate: bool) -> int: ...
+
+    def thread(self, ts: int, header: tuple[int, int], rec: ThreadRecord, sequence: int) -> int: ...
+
+    def image(self, ts: int, header: tuple[int, int], pid: int, base: int, size: int, path: str,
+              system_mode: bool, signature: tuple[int, int]) -> int: ...
+
+    def registry(self, ts: int, header: tuple[int, int], pid: int, session: int, operation: str, key_path: str,
+                 value_name: str, data: tuple[int, int] | None, high_value: bool) -> int: ...
+
+    def process(self, ts: int, header: tuple[int, int], fields: dict) -> int: ...
+
+    def ti(self, ts: int, header: tuple[int, int], fields: dict) -> int: ...
+
+    def detection(self, ts: int, header: tuple[int, int], raised: Raised) -> int: ...
+
+
+class Driver:
+    """The driver (and its controller) on one host."""
+
+    def __init__(self, host: str, world: ProcessView, sink: Sink, *, loaded_us: int,
+                 worker_frames: tuple[int, ...] = (), worker_tids: tuple[int, ...] = (212,),
+                 handle_slots: tuple[int, int] = (HANDLE_WORK_LIMIT, HANDLE_SERVICE_US),
+                 thread_slots: tuple[int, int] = (THREAD_WORK_LIMIT, THREAD_SERVICE_US)) -> None:  # fmt: skip
+        self.host = host
+        self.world = world
+        self.sink = sink
+        self.engine = HostEngine(host, table="driver", route="A")
+        self.intents = IntentStore()
+        self.apc = ApcMonitor()
+        self.deep = DeepCache()
+        self.tamper = AntiTamper(loaded_us)
+        self.handle_work = WorkSlots(*handle_slots)
+        self.thread_work = WorkSlots(*thread_slots)
+        self.worker_frames = worker_frames
+        self._workers = cycle(worker_tids)
+        self.sequence = 0  # IOCTL Header.Sequence of the one consuming client
+        self.raised: list[Raised] = []  # every live detection, in emission order
+        self._classified: dict[tuple, Classification] = {}
+
+    def _emit(self, raised: list[Raised], header: tuple[int, int]) -> None:
+        for r in raised:
+            r.live_event_id = self.sink.detection(r.ts, header, r)
+            self.raised.append(r)
+
+    def _work_item(self) -> tuple[int, int]:
+        """Header of records written from a system work item (pid 4, a worker thread)."""
+        return SYSTEM_PID, next(self._workers)
+
+    # -- 3.1-3.3 handle pre-callback and work item ---------------------------------------------------------------
+
+    def open_handle(self, ts: int, caller: int, caller_tid: int, target: int, access: int, frames: tuple[int, ...],
+                    *, thread: bool = False, duplicate: bool = False, kernel_handle: bool = False) -> int | None:  # fmt: skip
+        """A user-mode handle create/duplicate on a process or thread object; returns the HandleTelemetry's id."""
+        if kernel_handle:
+            return None
+        flags = intent_flags(access, thread, duplicate)
+        if not flags:
+            return None
+        self.intents.record(caller, target, access, flags, ts)  # before any queue-limit check
+        if thread:
+            kind = self.apc.check(caller, target, access, ts)
+            if kind:
+                eid = self.sink.apc(ts, (caller, caller_tid), caller, target, access, APC_CLASS[kind], duplicate)
+                self._emit(self.engine.apc_row(eid, ts, caller, target, access, APC_CLASS[kind]), (caller, caller_tid))
+        if not self.handle_work.take(ts):
+            return None
+        if not captures_stack(access, duplicate):
+            frames = ()
+        space = self.world.space(caller)
+        cls = self._classify(caller, caller_tid, space, frames, "duplicate" if duplicate else
+                             ("thread" if thread else "process"))  # fmt: skip
+        deep_flags, sample = deep_sample(self.deep, space, caller, cls, ts)
+        out_flags = cls.flags | deep_flags | (_MEMORY_RELATED if memory_related(access) else 0)
+        out_flags |= (_THREAD_OBJECT if thread else 0) | (_DUPLICATE if duplicate else 0)
+        self.sequence += 1
+        header = self._work_item()
+        eid = self.sink.handle(ts, header, caller, target, access, cls, out_flags, sample, thread, duplicate,
+                               self.sequence)  # fmt: skip
+        # The caller thread is always known in a pre-callback, so the TEB check ran and the flag-based anomaly of
+        # the replay equals the driver's own `cls.anomaly`.
+        self._emit(self.engine.handle(eid, ts, caller, target, access, cls.class_id, out_flags, thread), header)
+        return eid
+
+    def _classify(self, caller: int, tid: int, space: object, frames: tuple[int, ...], kind: str) -> Classification:
+        teb = self.world.teb_stack(caller, tid) if space is not None else None
+        key = (id(space), getattr(space, "version", 0), frames, kind, teb)
+        cls = self._classified.get(key)
+        if cls is None:
+            if len(self._classified) > 65536:
+                self._classified.clear()
+            cls = self._classified[key] = classify(space, frames, kind=kind, teb=teb)  # type: ignore[arg-type]
+        return cls
+
+    # -- 3.5 thread monitor ---------------------------------------------------------------------------------------
+
+    def create_thread(self, ts: int, pid: int, tid: int, creator: int, start: int) -> int | None:
+        """A thread-create notification (non-System processes); returns the ThreadTelemetry's id."""
+        if not self.thread_work.take(ts):
+            return None
+        space = self.world.space(pid)
+        got_start = bool(start) and space is not None
+        base, size = image_range(space, self.world.main_image_base(pid))
+        got_range = bool(base and size)
+        outside = got_start and got_range and outside_main_image(start, base, size)
+        region, status = start_region(space, start if got_start else 0)
+        start_exec = region is not None and is_exec(region.protect)
+        actor, intent = resolve_actor(self.intents, creator, pid, ts)
+        corr = (intent.flags, intent.access_mask, intent.age_ms) if intent is not None else (0, 0, 0)
+        remote = actor != pid
+        rec = ThreadRecord(pid=pid, tid=tid, actor=actor, start=start if got_start else 0, image_base=base,
+                           image_size=size, got_start=got_start, got_range=got_range, remote=remote, outside=outside,
+                           corr_flags=corr[0], corr_mask=corr[1], corr_age=corr[2],
+                           start_protect=region.protect if region else 0, start_state=region.state if region else 0,
+                           start_type=region.type if region else 0, start_status=status, start_exec=start_exec,
+                           frames=self.worker_frames if (remote or outside or corr[0]) else (),
+                           flags=thread_flags(got_start, got_range, remote, outside, corr[0], start_exec))  # fmt: skip
+        self.sequence += 1
+        header = self._work_item()
+        eid = self.sink.thread(ts, header, rec, self.sequence)
+        self._emit(self.engine.thread(eid, ts, actor, pid, True, got_start, start_exec, status, rec.start_type,
+                                      rec.start_protect, outside, corr[0], corr[1], corr[2], base, size,
+                                      rec.start), header)  # fmt: skip
+        return eid
+
+    # -- 3.7-3.10 ----------------------------------------------------------------------------------------------------
+
+    def load_image(self, ts: int, pid: int, tid: int, base: int, size: int, path: str, *, system_mode: bool = False,
+                   signature: tuple[int, int] = (12, 1)) -> int:  # fmt: skip
+        """An image-load notification (ImageTelemetry, then the ntdll checks)."""
+        header = (pid if not system_mode else SYSTEM_PID, tid)
+        eid = self.sink.image(ts, header, 0 if system_mode else pid, base, size, path, system_mode, signature)
+        self._emit(self.engine.image(eid, ts, 0 if system_mode else pid, path, system_mode), header)
+        return eid
+
+    def registry(self, ts: int, pid: int, tid: int, session: int, operation: str, key_path: str,
+                 value_name: str = "", data: tuple[int, int] | None = None) -> int:  # fmt: skip
+        """A registry callback (set/delete value, create/open key) in the acting thread."""
+        from swk.kernel.model.registry import high_value_attack
+
+        high = high_value_attack(key_path) is not None
+        eid = self.sink.registry(ts, (pid, tid), pid, session, operation, key_path, value_name, data, high)
+        self._emit(self.engine.registry(eid, ts, pid, key_path), (pid, tid))
+        return eid
+
+    def process(self, ts: int, header: tuple[int, int], fields: dict) -> int:
+        """A process create or exit notification (ProcessTelemetry; no detections)."""
+        return self.sink.process(ts, header, fields)
+
+    def threat_intel(self, ts: int, header: tuple[int, int], fields: dict) -> int:
+        """A Threat-Intelligence event on the controller's session (one controller step)."""
+        eid = self.sink.ti(ts, header, fields)
+        target = fields.get("target_pid")
+        self._emit(self.engine.ti(eid, ts, fields.get("actor_pid"), target, fields.get("event_name"),
+                                  fields.get("task"), fields.get("creation_flags"), fields.get("region_size"),
+                                  fields.get("protect"), fields.get("old_protect")), header)  # fmt: skip
+        return eid
+
+    def tamper_check(self, ts: int, mask: int) -> int | None:
+        """The anti-tamper timer's check with the integrity mask it computes; returns the detection's id if any."""
+        rule = self.tamper.check(mask)
+        if rule is None:
+            return None
+        corr = (mask, 0, 0) if mask else (0, 0, 0)
+        raised = Raised(self.host, rule, ts, 0, SYSTEM_PID, 0, corr, [])
+        header = self._work_item()
+        raised.live_event_id = raised.trigger = self.sink.detection(ts, header, raised)
+        raised.evidence = [(raised.trigger, ts)]
+        self.raised.append(raised)
+        return raised.trigger

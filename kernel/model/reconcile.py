@@ -1,0 +1,109 @@
+"""Reconciliation of reconstructed and live detections, and the detections table (docs/detections.md 10-11).
+
+Within a group (host, name, actor, target) a reconstructed detection and a live row match when each is the other's
+nearest in time (ties: lower event id, lower detection id) and they are at most 2000 ms apart (floor-ms of the
+absolute difference).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Sequence
+
+from swk.kernel.catalogue import rule_for
+from swk.kernel.model.detection import RULE_ORDER, UNKNOWN_RULE_ORDER, Detection, Raised
+from swk.kernel.model.engine import LiveRow
+from swk.kernel.model.timing import RECONCILE_MS
+
+
+def _nearest(times: Sequence[int], ts: int, ids: Sequence[int] | None = None) -> int | None:
+    """Index of the element nearest to `ts` in ascending `times` (runs of equal times ordered by id).
+
+    A tie in distance goes to the lower id: the first of a run, and between the runs just before and after `ts`,
+    the one whose first id is lower (`ids` None: the earlier run, as detection ids follow time).
+    """
+    if not times:
+        return None
+    i = bisect.bisect_left(times, ts)
+    if i < len(times) and times[i] == ts:
+        return i
+    left = bisect.bisect_left(times, times[i - 1]) if i > 0 else None
+    right = i if i < len(times) else None
+    if left is None or right is None:
+        return right if left is None else left
+    dl, dr = ts - times[left], times[right] - ts
+    if dl != dr:
+        return left if dl < dr else right
+    return right if ids is not None and ids[right] < ids[left] else left
+
+
+def _match(raised: list[Raised], live: list[LiveRow]) -> dict[int, LiveRow]:
+    """Mutual-nearest pairs of one group: index into `raised` -> live row."""
+    raised_times = [r.ts for r in raised]  # `raised` is in id order, so ascending ts, ties by detection id
+    live_sorted = sorted(live, key=lambda r: (r.ts, r.event_id))
+    live_times = [r.ts for r in live_sorted]
+    live_ids = [r.event_id for r in live_sorted]
+    pairs = {}
+    for i, r in enumerate(raised):
+        j = _nearest(live_times, r.ts, live_ids)
+        if j is None:
+            continue
+        candidate = live_sorted[j]
+        back = _nearest(raised_times, candidate.ts)
+        if back == i and abs(candidate.ts - r.ts) // 1000 <= RECONCILE_MS:
+            pairs[i] = candidate
+    return pairs
+
+
+def _live_only(row: LiveRow, host: str | None) -> tuple[tuple, dict]:
+    entry = rule_for(row.name, row.reason)
+    rule = entry.rule if entry else None
+    order = RULE_ORDER[rule] if rule else UNKNOWN_RULE_ORDER
+    fields = {"host": host, "rule": rule, "name": row.name, "severity": row.severity, "reason": row.reason,
+              "actor_pid": row.actor, "target_pid": row.target, "ts": row.ts, "first_ts": row.ts, "last_ts": row.ts,
+              "corr_flags": row.corr[0], "corr_access_mask": row.corr[1], "corr_age_ms": row.corr[2],
+              "marks": row.marks, "attack": entry.attack if entry else None, "evidence": (row.event_id,),
+              "trigger_event_id": row.event_id, "status": "live-only", "live_event_id": row.event_id,
+              "engine": entry.emitter if entry else "kernel"}
+    return (row.ts, row.event_id, order, host or "", row.actor or 0, row.target or 0), fields
+
+
+def detections_table(hosts: list[tuple[str | None, list[Raised], list[LiveRow]]]) -> list[Detection]:
+    """The detections table over every host: reconstructed (reconciled) and live-only rows, numbered 1.. in order."""
+    pending: list[tuple[tuple, object, str, int | None]] = []
+    for host, raised, live in hosts:
+        raised = sorted(raised, key=Raised.order)
+        if not live:
+            pending += [(r.order(), r, "reconstructed", None) for r in raised]
+            continue
+        groups_r: dict[tuple, list[int]] = defaultdict(list)
+        for i, r in enumerate(raised):
+            groups_r[(r.name, r.actor, r.target)].append(i)
+        groups_l: dict[tuple, list[LiveRow]] = defaultdict(list)
+        for row in live:
+            groups_l[(row.name, row.actor, row.target)].append(row)
+        matched: dict[int, LiveRow] = {}
+        used: set[int] = set()
+        for key, indexes in groups_r.items():
+            rows = groups_l.get(key)
+            # SQL equality: a NULL pid matches no live row
+            if rows and key[1] is not None and key[2] is not None:
+                for local, row in _match([raised[i] for i in indexes], rows).items():
+                    matched[indexes[local]] = row
+                    used.add(row.event_id)
+        for i, r in enumerate(raised):
+            row = matched.get(i)
+            pending.append((r.order(), r, "confirmed" if row else "reconstructed-only", row.event_id if row else None))
+        for row in live:
+            if row.event_id not in used:
+                order, fields = _live_only(row, host)
+                pending.append((order, fields, "live-only", row.event_id))
+    pending.sort(key=lambda p: p[0])
+    out = []
+    for id_, (_, item, status, live_id) in enumerate(pending, start=1):
+        if isinstance(item, Raised):
+            out.append(item.to_detection(id_, status, live_id))
+        else:
+            out.append(Detection(id=id_, **item))  # type: ignore[arg-type]
+    return out
