@@ -1,0 +1,136 @@
+"""A simulation run as a case: `case.parquet`, `truth.json`, and Sleepwalker's own outputs of the same events.
+
+The host is loaded with Sleepwalker at `start` (so the driver's tables start empty with the capture, as the replay
+assumes); processes already running are its baseline. Technique scenarios start at evenly spread times; benign
+activity fills the whole duration at the requested rate.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from swk.capture.simulate import techniques  # noqa: F401  (registers the scenarios)
+from swk.capture.simulate import truth as truthfile
+from swk.capture.simulate.benign import Benign, Mix
+from swk.capture.simulate.scenario import SCENARIOS
+from swk.capture.simulate.sim import MS, Simulation
+from swk.capture.simulate.world import build
+from swk.errors import SwkError
+from swk.kernel.clock import iso, to_ns
+from swk.store.writer import CaseWriter
+
+QPC_FREQUENCY = 10_000_000
+DEFAULT_START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
+DEFAULT_RATE = 1000  # events per second when no duration is given
+FORMAT_FILES = {"ioctl": "events.bin", "jsonl": "events.swk.jsonl", "console": "client-console.txt",
+                "printer": "etw-printer.txt", "suite": "test-suite.txt", "controller": "controller.log",
+                "etl": "events.etl"}  # fmt: skip
+
+
+@dataclass
+class Options:
+    """What to simulate."""
+
+    seed: int = 1
+    host: str = "WS-ALICE01"
+    start: datetime = DEFAULT_START
+    events: int = 200_000  # approximate case rows of benign activity over the duration
+    duration_s: float | None = None  # default: events / 1000 per second
+    scenarios: tuple[str, ...] | None = None  # None: every technique
+    benign: bool = True
+    mix: Mix = field(default_factory=Mix)
+    formats: tuple[str, ...] = ("ioctl",)
+
+
+@dataclass
+class Result:
+    """What a run wrote."""
+
+    case: Path
+    truth: Path
+    outputs: dict[str, Path]
+    rows: int
+    detections: Counter
+    boot_time: datetime
+    meta: dict[str, Any]
+
+
+def _check(options: Options) -> tuple[str, ...]:
+    names = tuple(SCENARIOS) if options.scenarios is None else options.scenarios
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        raise SwkError(f"unknown scenario {', '.join(unknown)}", hint="see `swk simulate --list`")
+    from swk.capture.outputs import WRITERS
+
+    bad = [f for f in options.formats if f not in WRITERS]
+    if bad:
+        raise SwkError(f"unknown output format {', '.join(bad)}", hint=f"choose from {', '.join(WRITERS)}")
+    return names
+
+
+def simulate(out_dir: Path, options: Options) -> Result:
+    """Run the simulation into `out_dir`."""
+    names = _check(options)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(f"run:{options.seed}")
+    start_us = to_ns(options.start) // 1000
+    boot = options.start - timedelta(seconds=rng.randrange(2 * 3600, 30 * 3600), microseconds=rng.randrange(10**6))
+    boot_us = to_ns(boot) // 1000
+    span_ms = sum(SCENARIOS[n].span_ms for n in names) + 2000 * len(names)
+    duration_s = options.duration_s or max(options.events / DEFAULT_RATE if options.benign else 0, span_ms / 1000 + 2)
+    end_us = start_us + int(duration_s * 1e6)
+    meta = {"seed": options.seed, "host": options.host, "scenarios": list(names), "start": iso(start_us * 1000),
+            "end": iso(end_us * 1000), "boot_time": iso(boot_us * 1000), "qpc_frequency": QPC_FREQUENCY,
+            "events_requested": options.events if options.benign else 0, "benign": options.benign,
+            "mix": vars(options.mix) if options.benign else None, "work_queue_delay": "none"}  # fmt: skip
+    case_path = out_dir / "case.parquet"
+    writer = CaseWriter(case_path, command="simulate", default_host=options.host, extra={"simulation": meta})
+    writer.set_clock({"qpc_frequency": QPC_FREQUENCY, "boot_time": iso(boot_us * 1000)})
+    with writer:
+        writer.begin_input(f"simulate:{options.host}", "simulate", host=options.host)
+        sim = Simulation(options.host, options.seed, start_us, boot_us, writer.write, QPC_FREQUENCY)
+        base = build(sim)
+        slot = (end_us - start_us) // max(1, len(names))
+        for i, name in enumerate(names):
+            SCENARIOS[name].run(sim, base, start_us + i * slot + min(slot // 4, 1000 * MS))
+        sim.schedule_tamper_checks(end_us)
+        if options.benign:
+            rate = options.events / duration_s
+            Benign(sim, base, events_per_s=rate, mix=options.mix, seed=options.seed).run(start_us, end_us)
+        else:
+            sim.run_until(end_us)
+        sim.sink.flush()
+    detections = truthfile.truth_rows(sim.driver.raised)
+    truth_path = out_dir / "truth.json"
+    truthfile.write(truth_path, meta, detections)
+    outputs = write_outputs(case_path, out_dir, options.formats, sim, boot_us)
+    return Result(case_path, truth_path, outputs, sim.sink.rows, Counter(d.rule for d in detections), boot, meta)
+
+
+def write_outputs(case_path: Path, out_dir: Path, formats: tuple[str, ...], sim: Simulation,
+                  boot_us: int) -> dict[str, Path]:  # fmt: skip
+    """Each requested Sleepwalker output of the case's rows (through `swk.capture.outputs.WRITERS`)."""
+    from swk.capture.outputs import WRITERS, OutputContext
+    from swk.store.reader import open_case
+
+    host = sim.host
+    ctx = OutputContext(resolve=host.symbolize, process_image=lambda pid: _win32(host, pid),
+                        query_image=host.image_of, boot_ns=boot_us * 1000, qpc_frequency=QPC_FREQUENCY)  # fmt: skip
+    written = {}
+    for fmt in formats:
+        path = out_dir / FORMAT_FILES[fmt]
+        batches = open_case(case_path).dataset().to_batches(batch_size=65_536)
+        WRITERS[fmt](batches, path, ctx)
+        written[fmt] = path
+    return written
+
+
+def _win32(host: Any, pid: int) -> str | None:
+    proc = host.processes.get(pid)
+    return proc.path if proc is not None else None
