@@ -1,10 +1,10 @@
 """Reader of the client's JSONL log (spec 5): IOCTL rows, broker detections and broker events, in chunks.
 
-A chunk of lines is matched with one RE2 pattern of the client's exact line shape (key order, no escapes), and the
-messages with one pattern per category/kind, all in Arrow; numbers are converted with numpy. Lines off that path
-(escapes, a message cut inside an escape by the client's 2047-byte buffer, keys reordered by another tool) go through
-`json.loads` one by one and rejoin the same vectorised mapping. Empty lines and JSON objects that are not the
-client's are skipped and counted; anything else that does not decode is rejected with its line number.
+A chunk of lines is split into fields with numpy over its bytes (`jsonl_lines`), and the messages are parsed with one
+RE2 pattern per category/kind in Arrow. Lines off that path (escapes, a message cut inside an escape by the client's
+2047-byte buffer, keys reordered by another tool) go through `json.loads` one by one and rejoin the same vectorised
+mapping. Empty lines and JSON objects that are not the client's are skipped and counted; anything else that does
+not decode is rejected with its line number.
 
 `ts` is the client's write time (`clock='client-write'`, `raw_clock` = Unix µs), not the event time. IOCTL rows get
 the record's `sequence`, ClassId, full Flags (and the booleans they imply), origin/start/image addresses; broker
@@ -13,7 +13,6 @@ rows get the pids the controller chose (spec 7.4): a thread or process event's p
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from swk.capture.base import ReadContext, Reject
+from swk.capture.text import jsonl_lines as jl
 from swk.capture.text import vector as v
 from swk.capture.text.lines import check_format
 from swk.capture.text.parse import CONTROLLER_NAMES
@@ -34,11 +34,6 @@ NAME = "jsonl"
 DESCRIPTION = "Sleepwalker client JSONL log (events.swk.jsonl, high_priority.swk.jsonl; spec 5)"
 CHUNK_BYTES = 4 << 20
 _MARK = re.compile(rb'^\{"ts":"[^"\n]{0,40}","source":"sleepwalker-client"', re.MULTILINE)
-_TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}"
-_LINE = (rf'^\{{"ts":"(?P<ts>{_TS})Z","source":"sleepwalker-client","category":"(?P<category>[a-z-]{{1,20}})",'
-         r'"kind":"(?P<kind>[a-z]{1,12})","severity":(?P<severity>\d{1,10}),"pid":(?P<pid>\d{1,10}),'
-         r'"targetPid":(?P<target>\d{1,10}),"message":"(?P<message>[^"\\]*)"\}$')  # fmt: skip
-_FIELDS = ("ts", "category", "kind", "severity", "pid", "target", "message")
 _MESSAGES = {
     "handle": r"^seq=(?P<seq>\d{1,10}) class=(?P<cls>\d{1,9}) caller=(?P<caller>\d{1,20}) target=(?P<target>\d{1,20})"
               r" access=0x(?P<access>[0-9A-F]{8}) flags=0x(?P<flags>[0-9A-F]{8}) origin=0x(?P<origin>[0-9A-F]{1,16})$",
@@ -80,103 +75,88 @@ def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
 
 
 def _chunk(data: bytes, first: int, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
-    text = data.decode("utf-8", errors="replace")
-    lines = v.split_lines(text)
-    numbers = np.arange(first, first + len(lines), dtype=np.int64)
-    matched = pc.extract_regex(lines, _LINE)
-    fast = np.asarray(matched.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-    fields = {name: matched.field(name).filter(pa.array(fast)) for name in _FIELDS}
-    raw, nums = lines.filter(pa.array(fast)), numbers[fast]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:  # damaged bytes: work on the text with U+FFFD, line breaks stay where they were
+        data = data.decode("utf-8", errors="replace").encode()
+    buf = np.frombuffer(data, dtype=np.uint8)
+    starts, ends = jl.lines_of(buf)
+    fields = jl.Fields()
+    done = jl.fast(buf, starts, ends, fields)
     rejects: list[Reject] = []
-    slow = _slow([(int(n), lines[int(i)].as_py()) for i, n in zip(np.flatnonzero(~fast), numbers[~fast], strict=True)],
-                 ctx, rejects)  # fmt: skip
+    names: dict[int, tuple[str, str]] = {}
+    slow: list[tuple[int, dict[str, Any]]] = []
+    for i in np.flatnonzero(~done):
+        text = data[starts[i] : ends[i]].decode().removesuffix("\r")
+        if (decoded := _slow(int(i), text, first, ctx, rejects)) is not None:
+            slow.append((int(i), decoded))
+            names[int(i)] = (decoded["category"], decoded["kind"])
     if slow:
-        for name in _FIELDS:
-            fields[name] = pa.concat_arrays([fields[name], pa.array([s[1][name] for s in slow], pa.string())])
-        raw = pa.concat_arrays([raw, pa.array([s[2] for s in slow], pa.string())])
-        nums = np.concatenate([nums, np.array([s[0] for s in slow], dtype=np.int64)])
-    if len(nums):
-        table = _rows(fields, raw, nums, rejects)
+        _add(fields, slow)
+    if fields.index:
+        table = _rows(fields.joined(), lambda i: data[starts[i] : ends[i]], first, names, rejects)
         if table.num_rows:
             yield from table.sort_by("source_offset").to_batches(max_chunksize=65_536)
     yield from sorted(rejects, key=lambda r: r.offset)
 
 
-def _slow(items: list[tuple[int, str]], ctx: ReadContext, rejects: list[Reject]) -> list[tuple[int, dict, str]]:
-    """Lines off the fast path, decoded one by one: (line number, the seven fields as text, raw line)."""
-    out = []
-    for number, text in items:
-        if not text.strip():
-            ctx.skip()
-            continue
-        obj, cut = _loads(text)
-        if obj is None:
-            rejects.append(_reject(number, text, "not a JSON object the client wrote (damaged or cut line)"))
-            continue
-        if obj.get("source") != "sleepwalker-client":
-            ctx.skip()  # JSON from something else
-            continue
-        if cut:
-            ctx.warn("a message was cut inside an escape by the client's 2047-byte buffer (spec 5)")
-        fields = {"ts": obj.get("ts"), "category": obj.get("category"), "kind": obj.get("kind"),
-                  "severity": obj.get("severity"), "pid": obj.get("pid"), "target": obj.get("targetPid"),
-                  "message": obj.get("message")}  # fmt: skip
-        ints = all(type(fields[k]) is int and 0 <= fields[k] <= 0xFFFFFFFF for k in ("severity", "pid", "target"))
-        strs = all(isinstance(fields[k], str) for k in ("ts", "category", "kind", "message"))
-        if not (ints and strs and re.fullmatch(_TS + "Z", fields["ts"])):
-            rejects.append(_reject(number, text, "a client JSONL key is missing or has the wrong type"))
-            continue
-        fields["ts"] = fields["ts"][:-1]
-        out.append((number, {k: str(val) for k, val in fields.items()}, text))
-    return out
-
-
-def _loads(text: str) -> tuple[dict[str, Any] | None, bool]:
-    """The JSON object of a line; a message cut after a lone backslash is repaired by dropping it."""
-    for attempt, cut in ((text, False), (_uncut(text), True)):
-        if attempt is None:
-            continue
-        try:
-            obj = json.loads(attempt, strict=False)
-        except ValueError:
-            continue
-        return (obj, cut) if isinstance(obj, dict) else (None, False)
-    return None, False
-
-
-def _uncut(text: str) -> str | None:
-    """A line whose message ended in half an escape (`...\\"}`): the odd trailing backslash removed."""
-    if not text.endswith('"}'):
+def _slow(i: int, text: str, first: int, ctx: ReadContext, rejects: list[Reject]) -> dict[str, Any] | None:
+    """One line off the fast path: its client fields, or None when it was skipped or rejected."""
+    if not text.strip():
+        ctx.skip()
         return None
-    body = text[:-2]
-    run = len(body) - len(body.rstrip("\\"))
-    return body[:-1] + '"}' if run % 2 else None
+    obj, cut = jl.loads(text)
+    if obj is None:
+        rejects.append(_reject(first + i, text.encode(), "not a JSON object the client wrote (damaged or cut line)"))
+        return None
+    if obj.get("source") != "sleepwalker-client":
+        ctx.skip()  # JSON from something else
+        return None
+    fields = jl.checked(obj)
+    if fields is None:
+        rejects.append(_reject(first + i, text.encode(), "a client JSONL key is missing or has the wrong type"))
+        return None
+    if cut:
+        ctx.warn("a message was cut inside an escape by the client's 2047-byte buffer (spec 5)")
+    return fields
 
 
-def _reject(number: int, text: str, reason: str) -> Reject:
-    raw = text.encode("utf-8", "replace")
+def _add(out: jl.Fields, slow: list[tuple[int, dict[str, Any]]]) -> None:
+    """The slow lines' fields, joined to the fast lines' arrays in one go."""
+    ts = np.frombuffer("".join(f["ts"] for _, f in slow).encode(), dtype=np.uint8).reshape(-1, jl.TS_WIDTH)
+    ts_us, _ = jl.timestamps(ts)
+
+    def code(names: tuple[str, ...], key: str) -> np.ndarray:
+        return np.array([names.index(f[key]) if f[key] in names else -1 for _, f in slow], dtype=np.int64)
+
+    def ints(key: str) -> np.ndarray:
+        return np.array([f[key] for _, f in slow], dtype=np.int64)
+
+    out.add(np.array([i for i, _ in slow], dtype=np.int64), ts_us, code(jl.CATEGORIES, "category"),
+            code(jl.KINDS, "kind"), ints("severity"), ints("pid"), ints("targetPid"),
+            pa.array([f["message"] for _, f in slow], pa.string()))  # fmt: skip
+
+
+def _reject(number: int, raw: bytes, reason: str) -> Reject:
     return Reject(number, reason, raw, len(raw))
 
 
-def _rows(f: dict[str, pa.Array], raw: pa.Array, nums: np.ndarray, rejects: list[Reject]) -> pa.Table:
-    """Case rows of lines decoded to their seven fields; lines whose message does not parse are rejected."""
+def _rows(f: dict[str, Any], raw: Any, first: int, names: dict[int, tuple[str, str]],
+          rejects: list[Reject]) -> pa.Table:  # fmt: skip
+    """Case rows of decoded lines; lines whose message or values do not parse are rejected."""
     category, kind = f["category"], f["kind"]
-    ioctl = pc.equal(category, "ioctl")
-    broker = pc.is_in(category, pa.array(["sleepwalker-broker", "ti-broker"]))
-    local = pc.is_in(category, pa.array(["sleepwalker", "ti"]))
+    broker, local = np.isin(category, (1, 2)), np.isin(category, (3, 4))
     groups = (
-        ("handle", pc.and_(ioctl, pc.equal(kind, "handle")), _handle),
-        ("thread", pc.and_(ioctl, pc.equal(kind, "thread")), _thread),
-        ("detection", pc.and_(broker, pc.equal(kind, "detection")), _detection),
-        ("local_detection", pc.and_(local, pc.equal(kind, "detection")), _detection),
-        ("event", pc.and_(broker, pc.equal(kind, "event")), _event),
-        ("local_event", pc.and_(local, pc.equal(kind, "event")), _event),
+        ("handle", (category == 0) & (kind == 0), _handle),
+        ("thread", (category == 0) & (kind == 1), _thread),
+        ("detection", broker & (kind == 2), _detection),
+        ("local_detection", local & (kind == 2), _detection),
+        ("event", broker & (kind == 3), _event),
+        ("local_event", local & (kind == 3), _event),
     )
-    seen = np.zeros(len(nums), dtype=bool)
+    seen = np.zeros(len(category), dtype=bool)
     tables = []
-    ts_us = _ts(f["ts"])
     for name, mask, build in groups:
-        mask = np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
         seen |= mask
         idx = np.flatnonzero(mask)
         if not len(idx):
@@ -184,49 +164,41 @@ def _rows(f: dict[str, pa.Array], raw: pa.Array, nums: np.ndarray, rejects: list
         m = pc.extract_regex(f["message"].take(pa.array(idx)), _MESSAGES[name])
         matched = np.asarray(m.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
         # Rows whose message does not match are never built: their captures are empty strings, not numbers.
-        for i in idx[~matched]:
-            rejects.append(_reject(int(nums[i]), raw[int(i)].as_py(), f"{name.replace('_', ' ')} row: the message "
-                                   "does not parse"))  # fmt: skip
+        bad_rows = list(idx[~matched])
         idx, m = idx[matched], m.filter(pa.array(matched))
-        if not len(idx):
-            continue
-        cols, bad = build(m, {k: a.take(pa.array(idx)) for k, a in f.items()})
-        bad |= np.isnan(ts_us[idx])
-        for j in np.flatnonzero(bad):
-            rejects.append(_reject(int(nums[idx[j]]), raw[int(idx[j])].as_py(),
-                                   f"{name.replace('_', ' ')} row: a value does not parse"))  # fmt: skip
-        keep = ~bad
-        if not keep.any():
-            continue
-        common = {"ts": pa.array(ts_us[idx][keep].astype(np.int64)).cast(pa.timestamp("us", tz="UTC")),
-                  "raw_clock": ts_us[idx][keep].astype(np.int64), "clock": "client-write",
-                  "source_offset": nums[idx][keep]}  # fmt: skip
-        cols = {k: (val.filter(pa.array(keep)) if isinstance(val, pa.Array) else
-                    val[keep] if isinstance(val, np.ndarray) else val) for k, val in cols.items()}  # fmt: skip
-        tables.append(v.table({**common, **cols}, int(keep.sum())))
+        if len(idx):
+            sub = {k: a[idx] for k, a in f.items() if k != "message"}
+            cols, bad = build(m, sub)
+            bad |= sub["ts_us"] < 0
+            bad_rows += list(idx[bad])
+            keep = ~bad
+            if keep.any():
+                common = {"ts": pa.array(sub["ts_us"][keep]).cast(pa.timestamp("us", tz="UTC")),
+                          "raw_clock": sub["ts_us"][keep], "clock": "client-write",
+                          "source_offset": first + sub["index"][keep]}  # fmt: skip
+                cols = {k: (val.filter(pa.array(keep)) if isinstance(val, pa.Array) else
+                            val[keep] if isinstance(val, np.ndarray) else val) for k, val in cols.items()}  # fmt: skip
+                tables.append(v.table({**common, **cols}, int(keep.sum())))
+        for j in bad_rows:
+            line = int(f["index"][j])
+            rejects.append(_reject(first + line, raw(line), f"{name.replace('_', ' ')} row: the message or a value "
+                                   "does not parse"))  # fmt: skip
     for j in np.flatnonzero(~seen):
-        rejects.append(_reject(int(nums[j]), raw[int(j)].as_py(),
-                               f"category {f['category'][int(j)].as_py()!r} with kind {f['kind'][int(j)].as_py()!r}"
-                               " is not a client JSONL row"))  # fmt: skip
+        line = int(f["index"][j])
+        cat, knd = names.get(line, (jl.CATEGORIES[category[j]], jl.KINDS[kind[j]]))
+        rejects.append(
+            _reject(first + line, raw(line), f"category {cat!r} with kind {knd!r} is not a client JSONL row")
+        )
     if not tables:
         return pa.table({"source_offset": pa.array([], pa.int64())})
     return pa.concat_tables(tables, promote_options="default")
-
-
-def _ts(ts: pa.Array) -> np.ndarray:
-    """Unix µs of `YYYY-MM-DDTHH:MM:SS.mmm` (NaN where the date is impossible)."""
-    seconds = pc.strptime(pc.utf8_slice_codeunits(ts, 0, 19), format="%Y-%m-%dT%H:%M:%S", unit="s",
-                          error_is_null=True)  # fmt: skip
-    ms = pc.cast(pc.utf8_slice_codeunits(ts, 20, 23), pa.int64())
-    out = pc.add(pc.multiply(seconds.cast(pa.int64()), 1_000_000), pc.multiply(ms, 1000))
-    return out.to_numpy(zero_copy_only=False).astype(np.float64)
 
 
 def _int(values: pa.Array) -> np.ndarray:
     return pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False)
 
 
-def _handle(m: pa.StructArray, f: dict[str, pa.Array]) -> tuple[dict[str, Any], np.ndarray]:
+def _handle(m: pa.StructArray, f: dict[str, np.ndarray]) -> tuple[dict[str, Any], np.ndarray]:
     caller, big1 = v.dec_u64(m.field("caller"))
     target, big2 = v.dec_u64(m.field("target"))
     flags = v.hex_u64(m.field("flags")).astype(np.int64)
@@ -244,7 +216,7 @@ def _handle(m: pa.StructArray, f: dict[str, pa.Array]) -> tuple[dict[str, Any], 
     return cols, big1 | big2
 
 
-def _thread(m: pa.StructArray, f: dict[str, pa.Array]) -> tuple[dict[str, Any], np.ndarray]:
+def _thread(m: pa.StructArray, f: dict[str, np.ndarray]) -> tuple[dict[str, Any], np.ndarray]:
     process, big1 = v.dec_u64(m.field("process"))
     thread, big2 = v.dec_u64(m.field("thread"))
     creator, big3 = v.dec_u64(m.field("creator"))
@@ -270,10 +242,10 @@ def _names(m: pa.StructArray) -> tuple[pa.Array, pa.Array]:
     return pc.if_else(pc.equal(event, "unknown"), pa.scalar(None, pa.string()), event), event
 
 
-def _detection(m: pa.StructArray, f: dict[str, pa.Array]) -> tuple[dict[str, Any], np.ndarray]:
+def _detection(m: pa.StructArray, f: dict[str, np.ndarray]) -> tuple[dict[str, Any], np.ndarray]:
     name = pc.fill_null(m.field("name"), "")
     event, text = _names(m)
-    ti = pc.is_in(f["category"], pa.array(["ti-broker", "ti"]))
+    ti = pa.array(np.isin(f["category"], (2, 4)))
     controller = pc.and_(pc.invert(ti), pc.is_in(name, pa.array(sorted(CONTROLLER_NAMES))))
     kind = pc.if_else(
         ti,
@@ -282,19 +254,19 @@ def _detection(m: pa.StructArray, f: dict[str, pa.Array]) -> tuple[dict[str, Any
     )
     provider = pc.if_else(ti, THREAT_INTEL_PROVIDER_NAME,
                           pc.if_else(controller, pa.scalar(None, pa.string()), PROVIDER_NAME))  # fmt: skip
-    severity = _int(f["severity"])
+    severity = f["severity"]
     cols: dict[str, Any] = {"family": "detection", "kind": kind, "provider": provider, "event_name": event,
                             "detection_name": name, "severity": np.minimum(severity, 0x7FFFFFFF),
-                            "actor_pid": _int(f["pid"]), "target_pid": _int(f["target"])}  # fmt: skip
+                            "actor_pid": f["pid"], "target_pid": f["target"]}  # fmt: skip
     if "reason" in [m.type.field(i).name for i in range(m.type.num_fields)]:
         reason = pc.fill_null(m.field("reason"), "")
         cols["reason"] = pc.if_else(pc.equal(reason, "<none>"), "", reason)
     return cols, severity > 0x7FFFFFFF
 
 
-def _event(m: pa.StructArray, f: dict[str, pa.Array]) -> tuple[dict[str, Any], np.ndarray]:
+def _event(m: pa.StructArray, f: dict[str, np.ndarray]) -> tuple[dict[str, Any], np.ndarray]:
     event, text = _names(m)
-    ti = np.asarray(pc.is_in(f["category"], pa.array(["ti-broker", "ti"])).to_numpy(zero_copy_only=False), dtype=bool)
+    ti = np.isin(f["category"], (2, 4))
     known = pc.fill_null(event, "").to_pylist()  # few distinct names: mapped in Python once per distinct value
     families = {n: _EVENT_FAMILY.get(n, "generic") for n in set(known)}
     family = np.where(ti, "ti", np.array([families[n] for n in known], dtype=object))
@@ -305,7 +277,7 @@ def _event(m: pa.StructArray, f: dict[str, pa.Array]) -> tuple[dict[str, Any], n
     )
     kind = pc.if_else(pa.array(ti), pc.if_else(pc.is_null(event), unnamed_ti, pc.binary_join_element_wise(
         "ti:etw:", text, "")), pc.binary_join_element_wise("sleepwalker:etw:", text, ""))  # fmt: skip
-    pid, target = _int(f["pid"]), _int(f["target"])
+    pid, target = f["pid"], f["target"]
     pair = np.isin(family, ["handle", "apc", "detection"])
     process_only = np.isin(family, ["thread", "process"])
     cols: dict[str, Any] = {

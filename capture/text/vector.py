@@ -1,7 +1,7 @@
-"""Arrow-vector helpers for line-oriented text: split a chunk into lines, hex and decimal columns to integers.
+"""Arrow-vector helpers for captured text: hex and decimal columns to integers, case tables from columns.
 
-The JSONL reader parses whole chunks with RE2 (`pyarrow.compute.extract_regex`) and converts the captured text
-columns here with numpy, so no Python code runs per line on the common path.
+The JSONL reader parses messages with RE2 (`pyarrow.compute.extract_regex`) and converts the captured text columns
+here with numpy, so no Python code runs per line on the common path.
 """
 
 from __future__ import annotations
@@ -17,12 +17,6 @@ _NIBBLE[np.frombuffer(b"0123456789", dtype=np.uint8)] = np.arange(10, dtype=np.u
 _NIBBLE[np.frombuffer(b"ABCDEF", dtype=np.uint8)] = np.arange(10, 16, dtype=np.uint64)
 _NIBBLE[np.frombuffer(b"abcdef", dtype=np.uint8)] = np.arange(10, 16, dtype=np.uint64)
 U64_MAX = "18446744073709551615"
-
-
-def split_lines(text: str) -> pa.Array:
-    """The lines of a text chunk (split at `\\n`, a trailing `\\r` dropped) as a string array."""
-    lines = pc.list_flatten(pc.split_pattern(pa.array([text], type=pa.large_string()), "\n"))
-    return pc.replace_substring_regex(lines, r"\r$", "").cast(pa.string())
 
 
 def hex_u64(strings: pa.Array) -> np.ndarray:
