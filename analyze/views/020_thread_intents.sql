@@ -16,7 +16,7 @@ JOIN (
   ON h.host = t.host
  AND h.actor_pid = t.actor_pid
  AND h.target_pid = t.target_pid
- AND h.bucket = t.us // 5001000
+ AND h.bucket = t.us // 5001000  -- duckdb: // (Spark: DIV)
  AND h.us >= t.us - 5000999
  AND (h.us < t.us OR (h.us = t.us AND h.event_id < t.event_id))
 WHERE coalesce(t.corr_flags, 0) <> 0;

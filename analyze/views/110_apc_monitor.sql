@@ -70,7 +70,7 @@ same_operation AS (  -- bucketed band join as in thread_intents: the apc row loo
               FROM route_a AS a CROSS JOIN (VALUES (0), (1)) AS s(shift)) AS a
         JOIN handle_ops AS h
           ON h.host = a.host AND h.actor_pid = a.actor_pid AND h.target_pid = a.target_pid
-         AND h.access_mask = a.access_mask AND h.us // 1001000 = a.bucket
+         AND h.access_mask = a.access_mask AND h.us // 1001000 = a.bucket  -- duckdb: // (Spark: DIV)
          AND h.us < a.us + 1001000 AND (h.us > a.us OR (h.us = a.us AND h.event_id > a.event_id))
     ) AS candidates
     WHERE nth = 1
@@ -79,8 +79,8 @@ SELECT a.rule, a.host, a.actor_pid, a.target_pid, a.ts, a.us, a.event_id AS trig
        CAST(0 AS BIGINT) AS corr_flags, a.access_mask AS corr_access_mask, CAST(0 AS BIGINT) AS corr_age_ms,
        CAST(NULL AS BIGINT) AS marks, CAST(NULL AS VARCHAR) AS reason,
        CASE WHEN h.event_id IS NULL THEN [a.event_id]  -- duckdb: list literals (Spark: array(...))
-            WHEN h.event_id < a.event_id THEN [h.event_id, a.event_id]
-            ELSE [a.event_id, h.event_id] END AS evidence,
+            WHEN h.event_id < a.event_id THEN [h.event_id, a.event_id]  -- duckdb: list literal
+            ELSE [a.event_id, h.event_id] END AS evidence,  -- duckdb: list literal
        least(a.ts, coalesce(h.ts, a.ts)) AS first_ts, greatest(a.ts, coalesce(h.ts, a.ts)) AS last_ts
 FROM route_a AS a
 LEFT JOIN same_operation AS o ON o.apc_event_id = a.event_id
@@ -89,6 +89,6 @@ UNION ALL
 SELECT CASE o.apc_kind WHEN 1 THEN 'REMOTE_APC_CREATION_SUSPECT' ELSE 'THREAD_HIJACK_INTENT/apc' END,
        o.host, o.actor_pid, o.target_pid, o.ts, o.us, o.event_id,
        CAST(0 AS BIGINT), o.access_mask, CAST(0 AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
-       [o.event_id], o.ts, o.ts
+       [o.event_id], o.ts, o.ts  -- duckdb: list literal
 FROM ordered AS o
 JOIN fired AS f ON f.pos = o.pos;

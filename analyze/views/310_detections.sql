@@ -16,7 +16,8 @@ WITH pairs AS (
         FROM live_detections AS l CROSS JOIN (VALUES (-1), (0), (1)) AS s(shift)
     ) AS l
       ON l.host = r.host AND l.name = r.name AND l.actor_pid = r.actor_pid AND l.target_pid = r.target_pid
-     AND l.bucket = r.us // 2001000 AND l.us > r.us - 2001000 AND l.us < r.us + 2001000
+     AND l.bucket = r.us // 2001000  -- duckdb: // (Spark: DIV)
+     AND l.us > r.us - 2001000 AND l.us < r.us + 2001000
 ),
 matches AS (
     SELECT trigger_event_id, rule, live_id

@@ -15,7 +15,8 @@ WITH slots AS (
     FROM mark_chain_steps
 ),
 spans AS (
-    SELECT engine, host, slot - s.shift AS span, count(DISTINCT (key_actor, key_target)) AS live_keys
+    SELECT engine, host, slot - s.shift AS span,
+           count(DISTINCT (key_actor, key_target)) AS live_keys  -- duckdb: a row value (Spark: struct(...))
     FROM slots CROSS JOIN (VALUES (0), (1)) AS s(shift)
     GROUP BY engine, host, slot - s.shift
 ),
