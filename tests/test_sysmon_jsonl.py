@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from swk.capture.sysmon import json_lines
+from swk.capture.sysmon import json_lines, rows
 from swk.capture.sysmon.samples import PROCESS_ACCESS, REMOTE_THREAD, collect, otrf_line
 from swk.errors import WrongFormat
 
@@ -126,7 +126,7 @@ def test_a_long_run_of_non_events_before_any_event_is_wrong_format_early(tmp_pat
 
 
 def test_batches_and_rejects_interleave_without_losing_any(tmp_path, monkeypatch):
-    monkeypatch.setattr(json_lines, "BATCH_EVENTS", 3)
+    monkeypatch.setattr(rows, "BATCH_EVENTS", 3)
     lines = [otrf_line(10, PROCESS_ACCESS) if i % 4 else b"{bad" for i in range(1, 21)]
     out = collect(json_lines, _write(tmp_path / "x.json", lines))
     assert sorted(out.column("source_offset") + [r.offset for r in out.rejects]) == list(range(1, 21))

@@ -15,12 +15,12 @@ class Event(NamedTuple):
     channel: str | None
     provider: str | None
     event_id: int
-    fields: dict[str, object]
     host: object
     sequence: object  # EVTX EventRecordID / NXLog RecordNumber
     header_pid: object  # the process that logged it (EVTX System/Execution)
     header_tid: object
     system_time: object  # the log's own time for the event, as written
+    fields: dict[str, object]  # last, so `event[:-1]` is the header facts without the (large) fields
 
 
 def event_id(value: object) -> int | None:
@@ -56,6 +56,22 @@ def data_fields(data: object) -> dict[str, object]:
 
 def from_evtx_json(event: object) -> Event | None:
     """The `Event` element of pyevtx-rs JSON, or None when it is not one."""
+    try:  # the shape every Windows event has, read without checks (this runs for every record)
+        system = event["System"]  # type: ignore[index]
+        eid = system["EventID"]
+        data = event.get("EventData")  # type: ignore[union-attr]
+        if type(eid) is int and type(data) is dict and "Data" not in data:  # named EventData
+            execution = system["Execution"]["#attributes"]
+            return Event(system["Channel"], system["Provider"]["#attributes"]["Name"], eid, system["Computer"],
+                         system["EventRecordID"], execution["ProcessID"], execution["ThreadID"],
+                         system["TimeCreated"]["#attributes"]["SystemTime"], data)  # fmt: skip
+    except (KeyError, TypeError):
+        pass
+    return _from_evtx_json_checked(event)
+
+
+def _from_evtx_json_checked(event: object) -> Event | None:
+    """`from_evtx_json` for any shape: every element optional."""
     if not isinstance(event, dict):
         return None
     system = event.get("System")
@@ -68,9 +84,9 @@ def from_evtx_json(event: object) -> Event | None:
     data = event.get("EventData")
     if data is None:
         data = event.get("UserData", event.get("ProcessingErrorData"))
-    return Event(system.get("Channel"), _attrs(system.get("Provider")).get("Name"), eid, data_fields(data),
-                 system.get("Computer"), system.get("EventRecordID"), execution.get("ProcessID"),
-                 execution.get("ThreadID"), _attrs(system.get("TimeCreated")).get("SystemTime"))  # fmt: skip
+    return Event(system.get("Channel"), _attrs(system.get("Provider")).get("Name"), eid, system.get("Computer"),
+                 system.get("EventRecordID"), execution.get("ProcessID"), execution.get("ThreadID"),
+                 _attrs(system.get("TimeCreated")).get("SystemTime"), data_fields(data))  # fmt: skip
 
 
 def from_flat(obj: dict[str, object]) -> Event | None:
@@ -88,10 +104,10 @@ def from_flat(obj: dict[str, object]) -> Event | None:
     created = obj.get("TimeCreated")
     if isinstance(created, dict):
         created = created.get("SystemTime") or _attrs(created).get("SystemTime")
-    return Event(channel, provider, eid, obj, obj.get("Hostname", obj.get("Computer")),
+    return Event(channel, provider, eid, obj.get("Hostname", obj.get("Computer")),
                  obj.get("RecordNumber", obj.get("EventRecordID")), obj.get("ExecutionProcessID"),
                  obj.get("ThreadID") if "ExecutionProcessID" in obj else None,
-                 created or obj.get("@timestamp") or obj.get("EventTime"))  # fmt: skip
+                 created or obj.get("@timestamp") or obj.get("EventTime"), obj)  # fmt: skip
 
 
 def _from_winlogbeat(obj: dict[str, object], winlog: dict[str, object]) -> Event | None:
@@ -104,5 +120,5 @@ def _from_winlogbeat(obj: dict[str, object], winlog: dict[str, object]) -> Event
     thread = process.get("thread")
     thread = thread if isinstance(thread, dict) else {}
     data = winlog.get("event_data")
-    return Event(channel, provider, eid, data if isinstance(data, dict) else {}, winlog.get("computer_name"),
-                 winlog.get("record_id"), process.get("pid"), thread.get("id"), obj.get("@timestamp"))  # fmt: skip
+    return Event(channel, provider, eid, winlog.get("computer_name"), winlog.get("record_id"), process.get("pid"),
+                 thread.get("id"), obj.get("@timestamp"), data if isinstance(data, dict) else {})  # fmt: skip

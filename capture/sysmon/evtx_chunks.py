@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 FILE_HEADER_SIZE = 4096
 CHUNK_SIZE = 65536
@@ -31,8 +31,7 @@ _FREE_SPACE_AT = 48
 _CHUNK_COUNT_AT = 42  # file header: u16 number of chunks
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):  # one per record: a NamedTuple is several times cheaper to make than a dataclass
     """A sound record header found in a chunk."""
 
     offset: int  # in the file

@@ -13,28 +13,35 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 
 from swk.capture.base import ReadContext, Reject
 from swk.capture.sysmon.events import from_evtx_json
 from swk.capture.sysmon.evtx_chunks import (
+    CHUNK_MAGIC,
+    CHUNK_SIZE,
     FILE_HEADER_SIZE,
     FILE_MAGIC,
     Chunk,
-    iter_chunks,
+    inspect,
     patched,
     single_chunk_header,
-)  # fmt: skip
-from swk.capture.sysmon.rows import BATCH_EVENTS, Rows
+)
+from swk.capture.sysmon.parallel import Part, ordered
+from swk.capture.sysmon.rows import Rows, Stats
 from swk.errors import WrongFormat
 
 NAME = "evtx"
 DESCRIPTION = "Windows event logs (.evtx): Sysmon, Security and other channels, mapped to the case's families"
 _RECORD_NUMBER = re.compile(r"record number (\d+)")
+CHUNKS_PER_TASK = 32  # 2 MiB of log per unit of work
+PARALLEL_CHUNKS = 64  # from 4 MiB on, chunks are decoded in worker processes
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -45,7 +52,6 @@ def sniff(head: bytes, path: Path) -> bool:
 def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
     """Every record of every chunk, in file order; records the parser cannot return are rejects."""
     size = path.stat().st_size
-    rows = Rows(unescape=False, system_clock="event-time")
     with path.open("rb") as fh:
         header = fh.read(FILE_HEADER_SIZE)
         if header[:8] != FILE_MAGIC:
@@ -53,30 +59,65 @@ def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
         if len(header) < FILE_HEADER_SIZE:
             yield Reject(0, f"EVTX file header: the file ends after {len(header)} of 4096 bytes", header)
             return
-        one_chunk = single_chunk_header(header)
-        last_id = None
-        zeroed: list[Chunk] = []
-        for chunk in iter_chunks(fh, size):
+        for message in _zeroed_gaps(fh, size):
+            ctx.warn(message)
+    count = -(-(size - FILE_HEADER_SIZE) // CHUNK_SIZE)
+    tasks = [(str(path), first, min(CHUNKS_PER_TASK, count - first)) for first in range(0, count, CHUNKS_PER_TASK)]
+    stats = Stats()
+    for done, part in enumerate(ordered(decode_chunks, tasks, parallel=count >= PARALLEL_CHUNKS), start=1):
+        yield from part.items
+        for message in part.warnings:
+            ctx.warn(message)
+        stats.merge(part.stats)
+        ctx.advance(min(size, FILE_HEADER_SIZE + CHUNK_SIZE * CHUNKS_PER_TASK * done))
+    for message in stats.warnings("event log's TimeCreated"):
+        ctx.warn(message)
+
+
+def decode_chunks(path: str, first: int, count: int) -> Part:
+    """Rows and rejects of chunks `first`..`first + count - 1` of an EVTX file (a unit of work for `parallel`)."""
+    rows = Rows(unescape=False, system_clock="event-time")
+    ctx = ReadContext()
+    part = Part()
+    with open(path, "rb") as fh:
+        one_chunk = single_chunk_header(fh.read(FILE_HEADER_SIZE))
+        for index in range(first, first + count):
+            offset = FILE_HEADER_SIZE + index * CHUNK_SIZE
+            fh.seek(offset)
+            chunk = inspect(index, offset, fh.read(CHUNK_SIZE))
             if chunk.state == "empty":
-                zeroed.append(chunk)
                 continue
-            if zeroed and last_id is not None and chunk.first_id not in (0, last_id + 1):
-                ctx.warn(f"chunks {zeroed[0].index}..{zeroed[-1].index} are all zero and record ids "
-                         f"{last_id + 1}..{chunk.first_id - 1} are not in the file")  # fmt: skip
-            zeroed = []
             rejects = _chunk(chunk, one_chunk, rows, ctx)
-            last_id = chunk.last_id or last_id
-            if rejects or len(rows) >= BATCH_EVENTS:
+            if rejects or rows.full:
                 batch = rows.flush()  # rows queued so far go first, so event ids follow the file
                 if batch is not None:
-                    yield batch
-                yield from rejects
-            ctx.advance(chunk.offset + len(chunk.data))
+                    part.items.append(batch)
+                part.items.extend(rejects)
     batch = rows.flush()
     if batch is not None:
-        yield batch
-    for message in rows.stats.warnings("event log's TimeCreated"):
-        ctx.warn(message)
+        part.items.append(batch)
+    part.warnings, part.stats = ctx.warnings, rows.stats
+    return part
+
+
+def _zeroed_gaps(fh: BinaryIO, size: int) -> Iterator[str]:
+    """Zeroed chunks between chunks whose record ids do not follow on: records are missing (a dirty file's
+    preallocated zero chunks at the end are normal). Reads only the first 40 bytes of each chunk."""
+    last_id: int | None = None
+    zeroed: list[int] = []
+    for index, offset in enumerate(range(FILE_HEADER_SIZE, size, CHUNK_SIZE)):
+        fh.seek(offset)
+        head = fh.read(40)
+        if head[:8] != CHUNK_MAGIC:
+            if head == bytes(len(head)):
+                zeroed.append(index)
+            continue
+        first_id, chunk_last = struct.unpack_from("<QQ", head, 24)
+        if zeroed and last_id is not None and first_id not in (0, last_id + 1):
+            yield f"chunks {zeroed[0]}..{zeroed[-1]} are all zero and record ids {last_id + 1}..{first_id - 1} " \
+                  "are not in the file"  # fmt: skip
+        zeroed = []
+        last_id = chunk_last or last_id
 
 
 def _chunk(chunk: Chunk, one_chunk: bytes, rows: Rows, ctx: ReadContext) -> list[Reject]:
@@ -86,35 +127,36 @@ def _chunk(chunk: Chunk, one_chunk: bytes, rows: Rows, ctx: ReadContext) -> list
         return [Reject(chunk.offset, f"{where}: {chunk.reason}; no record can be read from it", chunk.data[:64],
                        len(chunk.data))]  # fmt: skip
     returned, messages = _parse(one_chunk + patched(chunk))
-    pending: dict[int, list[int]] = {}  # record id -> walk indexes not yet matched (ids repeat in dirty files)
-    for i, record in enumerate(chunk.records):
-        pending.setdefault(record.record_id, []).append(i)
-    matched = [False] * len(chunk.records)
-    rejects: list[Reject] = [Reject(g.offset, g.reason, chunk.data[g.offset - chunk.offset:][:64], g.length)
-                             for g in chunk.gaps]  # fmt: skip
+    walked = chunk.records
+    matched = [False] * len(walked)
+    rejects = [Reject(g.offset, g.reason, chunk.data[g.offset - chunk.offset :][:64], g.length) for g in chunk.gaps]
+    at = 0  # the parser returns records in walk order: match by a moving cursor, search only when out of step
     for record_id, data in returned:
-        slots = pending.get(record_id)
-        if not slots:
-            if record_id == 0:  # the stand-in record of a patched gap: already rejected as that gap
-                continue
-            offset = chunk.offset
-            ctx.warn(f"{where}: the parser returned record {record_id}, which the chunk walk did not find")
+        if at < len(walked) and walked[at].record_id == record_id:
+            index = at
         else:
-            index = slots.pop(0)
-            matched[index] = True
-            offset = chunk.records[index].offset
+            index = next((i for i, r in enumerate(walked) if r.record_id == record_id and not matched[i]), None)
+            if index is None:
+                if record_id != 0:  # 0 is the stand-in record of a patched gap, already rejected as that gap
+                    ctx.warn(f"{where}: the parser returned record {record_id}, which the chunk walk did not find")
+                    rejects.append(Reject(chunk.offset, f"{where}: record {record_id}: not found by the chunk "
+                                                        "walk", data.encode()[:64]))  # fmt: skip
+                continue
+        matched[index] = True
+        at = index + 1
+        offset = walked[index].offset
         try:
-            element = json.loads(data).get("Event")
-        except (ValueError, AttributeError) as exc:
-            element, problem = None, f"its JSON does not parse ({exc})"
+            element = json.loads(data)["Event"]
+            event = from_evtx_json(element)
+        except (ValueError, KeyError, TypeError) as exc:
+            event, problem = None, f"its JSON does not parse ({exc})"
         else:
             problem = "no System/EventID in it"
-        event = from_evtx_json(element)
         if event is None:
             rejects.append(Reject(offset, f"{where}: record {record_id}: {problem}", data.encode()[:64]))
             continue
-        rows.add(event, offset, _fields_json(data, element).encode())  # type: ignore[arg-type]
-    for record, done in zip(chunk.records, matched, strict=True):
+        rows.add(event, offset, _fields_json(data, element))
+    for record, done in zip(walked, matched, strict=True):
         if not done:
             why = messages.get(record.record_id, "the EVTX parser did not return it")
             raw = chunk.data[record.offset - chunk.offset :][:64]

@@ -23,7 +23,8 @@ import pyarrow as pa
 
 from swk.capture.base import ReadContext, Reject
 from swk.capture.sysmon.events import from_flat
-from swk.capture.sysmon.rows import BATCH_EVENTS, Rows
+from swk.capture.sysmon.parallel import Part, ordered
+from swk.capture.sysmon.rows import Rows, Stats
 from swk.errors import WrongFormat
 
 NAME = "winlog-jsonl"
@@ -33,6 +34,8 @@ SNIFF_LINES = 20
 SNIFF_BYTES = 1 << 20
 # Lines read without finding one Windows event before the input is judged to be something else.
 FIRST_EVENT_WITHIN = 10_000
+PARALLEL_BYTES = 16 << 20  # from 16 MiB of text on, blocks of lines are decoded in worker processes
+GZIP_RATIO = 8  # a gzipped export's text is about this many times its size (to choose before reading it)
 _ZIP, _GZIP = b"PK\x03\x04", b"\x1f\x8b"
 
 
@@ -73,47 +76,88 @@ def _head(head: bytes, path: Path) -> bytes:
 
 def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
     """Every line of every member, in order: events become rows, damaged lines rejects."""
-    rows = Rows(unescape=True, system_clock="export-time")
-    rejects: list[Reject] = []
+    stats = Stats()
+    held: list[pa.RecordBatch | Reject] = []  # rejects before the first event: kept only if an event follows
     accepted = False
-    seen = 0  # lines read before the first event
-    for member, stream, several in _members(path, ctx):
-        yield from _flush(rows, rejects)  # fields_json's member prefix is per batch
-        if member is not None and several:  # with one member, the manifest names it (ctx.info) and rows need not
-            rows.json_prefix = b'"swk_member":' + json.dumps(member).encode() + b","
-        where = f"member {member} " if member is not None else ""
-        for number, line in _lines(stream):
-            line = line.strip()
-            if not line:
-                ctx.skip()
+    seen = 0  # non-event lines before the first event
+    for member, stream, several, size in _members(path, ctx):
+        for part in ordered(decode_lines, _blocks(stream, member, several), parallel=size >= PARALLEL_BYTES):
+            ctx.skip(part.skipped)
+            for message in part.warnings:
+                ctx.warn(message)
+            stats.merge(part.stats)
+            if not accepted:
+                if seen + len(part.leading) >= FIRST_EVENT_WITHIN:
+                    line = part.leading[FIRST_EVENT_WITHIN - seen - 1]
+                    raise WrongFormat(path, line, f"no Windows event in the first {FIRST_EVENT_WITHIN} lines",
+                                      line=True)  # fmt: skip
+                seen += len(part.leading)
+                held.extend(part.items)
+                if not part.accepted:
+                    continue
+                accepted = True
+                yield from held
+                held.clear()
                 continue
-            obj = _loads(line)
-            if isinstance(obj, UnicodeDecodeError):  # keep the event, with U+FFFD where bytes are not UTF-8
-                line = line.decode("utf-8", "replace").encode()
-                ctx.warn(f"{where}line {number}: not UTF-8; undecodable bytes replaced with U+FFFD")
-                obj = _loads(line)
-            if isinstance(obj, ValueError):
-                rejects.append(Reject(number, f"{where}line {number}: not JSON: {obj}", line[:64], len(line)))
-                event = None
-            else:
-                event = from_flat(obj) if type(obj) is dict else None
-                if event is None:
-                    ctx.skip()
-            if event is None:
-                if not accepted:
-                    seen += 1
-                    if seen >= FIRST_EVENT_WITHIN:
-                        raise WrongFormat(path, number, f"no Windows event in the first {seen} lines", line=True)
-                continue
-            accepted = True
-            rows.add(event, number, line)
-            if len(rows) >= BATCH_EVENTS:
-                yield from _flush(rows, rejects)
+            yield from part.items
     if not accepted:
         raise WrongFormat(path, None, "no Windows event (an object with an EventID and a Channel or provider) in it")
-    yield from _flush(rows, rejects)
-    for message in rows.stats.warnings("exporter's time (TimeCreated/@timestamp)"):
+    for message in stats.warnings("exporter's time (TimeCreated/@timestamp)"):
         ctx.warn(message)
+
+
+def decode_lines(block: bytes, first: int, member: str | None, several: bool) -> Part:
+    """Rows, rejects and skips of a block of whole lines numbered from `first` (a unit of work for `parallel`)."""
+    rows = Rows(unescape=True, system_clock="export-time")
+    if member is not None and several:  # with one member, the manifest names it (ctx.info) and rows need not
+        rows.json_prefix = b'"swk_member":' + json.dumps(member).encode() + b","
+    where = f"member {member} " if member is not None else ""
+    part = Part()
+    rejects: list[Reject] = []
+    for number, line in enumerate(block.split(b"\n"), start=first):
+        line = line.strip()
+        if not line:
+            part.skipped += 1
+            continue
+        obj = _loads(line)
+        if isinstance(obj, UnicodeDecodeError):  # keep the event, with U+FFFD where bytes are not UTF-8
+            line = line.decode("utf-8", "replace").encode()
+            part.warnings.append(f"{where}line {number}: not UTF-8; undecodable bytes replaced with U+FFFD")
+            obj = _loads(line)
+        if isinstance(obj, ValueError):
+            rejects.append(Reject(number, f"{where}line {number}: not JSON: {obj}", line[:64], len(line)))
+            event = None
+        else:
+            event = from_flat(obj) if type(obj) is dict else None
+            part.skipped += event is None
+        if event is None:
+            if not part.accepted and len(part.leading) < FIRST_EVENT_WITHIN:
+                part.leading.append(number)
+            continue
+        part.accepted = True
+        rows.add(event, number, line)
+        if rows.full:
+            _flush(part, rows, rejects)
+    _flush(part, rows, rejects)
+    part.stats = rows.stats
+    return part
+
+
+def _blocks(stream: BinaryIO, member: str | None, several: bool) -> Iterator[tuple[bytes, int, str | None, bool]]:
+    """Tasks for `decode_lines`: blocks of whole lines (no trailing newline) with their first line's number."""
+    first = 1
+    carry = b""
+    while data := stream.read(BLOCK):
+        data = carry + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        block, carry = data[:cut], data[cut + 1 :]
+        yield block, first, member, several
+        first += block.count(b"\n") + 1
+    if carry:
+        yield carry, first, member, several
 
 
 def _loads(line: bytes) -> object:
@@ -124,17 +168,18 @@ def _loads(line: bytes) -> object:
         return exc
 
 
-def _flush(rows: Rows, rejects: list[Reject]) -> Iterator[pa.RecordBatch | Reject]:
-    """Rejects and rows queued so far, rejects first (they are fewer and mostly earlier)."""
-    yield from rejects
+def _flush(part: Part, rows: Rows, rejects: list[Reject]) -> None:
+    """Rejects and rows queued so far into the part, rejects first (they are fewer and mostly earlier)."""
+    part.items.extend(rejects)
     rejects.clear()
     batch = rows.flush()
     if batch is not None:
-        yield batch
+        part.items.append(batch)
 
 
-def _members(path: Path, ctx: ReadContext) -> Iterator[tuple[str | None, BinaryIO, bool]]:
-    """(zip member name or None, byte stream, whether the zip has several) for each text stream of the input."""
+def _members(path: Path, ctx: ReadContext) -> Iterator[tuple[str | None, BinaryIO, bool, int]]:
+    """(zip member name or None, byte stream, whether the zip has several, about how many bytes of text) for each
+    text stream of the input."""
     with path.open("rb") as fh:
         magic = fh.read(4)
     if magic == _ZIP:
@@ -148,26 +193,12 @@ def _members(path: Path, ctx: ReadContext) -> Iterator[tuple[str | None, BinaryI
                         ctx.warn(f"member {info.filename}: not JSON lines, skipped")
                         continue
                 with zf.open(info) as stream:
-                    yield info.filename, stream, len(members) > 1
+                    yield info.filename, stream, len(members) > 1, info.file_size
                 ctx.advance(info.header_offset + info.compress_size)
     elif magic[:2] == _GZIP:
         with gzip.open(path, "rb") as stream:
-            yield None, stream, False  # type: ignore[misc]
+            yield None, stream, False, path.stat().st_size * GZIP_RATIO  # type: ignore[misc]
     else:
         with path.open("rb") as stream:
-            yield None, stream, False
+            yield None, stream, False, path.stat().st_size
     ctx.advance(path.stat().st_size)
-
-
-def _lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """(1-based line number, line without its newline), reading big blocks."""
-    number = 0
-    rest = b""
-    while block := stream.read(BLOCK):
-        lines = (rest + block).split(b"\n")
-        rest = lines.pop()
-        for line in lines:
-            number += 1
-            yield number, line
-    if rest:
-        yield number + 1, rest

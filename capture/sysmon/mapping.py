@@ -74,6 +74,11 @@ class Rule:
     note: str = ""
     by_fields: bool = False  # chosen by a field's value, not by channel and event id alone
 
+    @functools.cached_property
+    def reads(self) -> tuple[str, ...]:
+        """Every event field the rule reads, once each, in order."""
+        return tuple(dict.fromkeys(name for col in self.cols for name in col.fields))
+
 
 def _c(column: str, *fields: str, conv: str = TEXT) -> Col:
     return Col(column, fields, conv)

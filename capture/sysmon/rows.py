@@ -1,8 +1,9 @@
 """Windows events to case rows: a batch at a time, grouped by mapping rule, each column built in one typed array.
 
-Readers hand over each event (`events.Event`) with its offset and raw fields JSON. Events are grouped by rule, so a
-group's columns are fixed and each is one list converted through a memo and handed to Arrow with its type; the
-groups are then put back in input order, so event ids follow the file.
+Readers hand over each event (`events.Event`) with its offset and raw fields JSON. Each event is grouped by its rule
+and only the fields the rule reads are kept (the parsed event is freed at once, while it is still in cache). At
+`flush` a group's columns are converted through memos, scattered into input order, and handed to Arrow with their
+case types, so event ids follow the file.
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ from swk.capture.sysmon.mapping import (
     Rule,
     rule_for,
     source_of,
-)  # fmt: skip
+)
 from swk.kernel.catalogue import HIGH_VALUE_REGISTRY_NEEDLES
 from swk.store.schema import EVENTS
 
 BATCH_EVENTS = 8192
+BATCH_JSON_BYTES = 256 << 20  # and never more raw fields than this in one batch (a string column holds < 2 GiB)
 SKEW_SECONDS = 300  # a system time further than this from UtcTime is not clock jitter but a different clock
 _NEEDLES = tuple(needle for needle, _technique in HIGH_VALUE_REGISTRY_NEEDLES)
 
@@ -55,6 +57,15 @@ class Stats:
     skewed: int = 0
     compared: int = 0
     skews: Counter[int] = field(default_factory=Counter)  # skew rounded to 15 minutes -> events
+
+    def merge(self, other: Stats) -> None:
+        """Add another unit of work's counts to these."""
+        self.garbled.update(other.garbled)
+        self.skews.update(other.skews)
+        self.bad_utc += other.bad_utc
+        self.bad_system_time += other.bad_system_time
+        self.skewed += other.skewed
+        self.compared += other.compared
 
     def warnings(self, system_time: str) -> list[str]:
         """One line per thing an analyst should know about this input's values."""
@@ -84,30 +95,41 @@ class Rows:
         self._clear()
 
     def _clear(self) -> None:
-        self.groups: dict[Rule, tuple[list[int], list[dict[str, object]]]] = {}
-        self.events: list[Event] = []
+        self.groups: dict[Rule, tuple[list[int], list[tuple[object, ...]]]] = {}
+        self.common: list[tuple[object, ...]] = []  # each event's header facts (Event without its fields)
+        self.utcs: list[object] = []
         self.offsets: list[int] = []
-        self.jsons: list[bytes] = []
+        self.jsons: list[bytes | str] = []
+        self.json_bytes = 0
 
     def __len__(self) -> int:
-        return len(self.events)
+        return len(self.common)
 
-    def add(self, event: Event, offset: int, fields_json: bytes) -> None:
-        """Queue one event at `offset`, with its raw fields as one UTF-8 JSON object (converted at `flush`)."""
-        key = (event.channel, event.provider, event.event_id)
-        rule = self._rules.get(key)
+    @property
+    def full(self) -> bool:
+        """Time to flush: enough events, or enough raw fields text."""
+        return len(self.common) >= BATCH_EVENTS or self.json_bytes >= BATCH_JSON_BYTES
+
+    def add(self, event: Event, offset: int, fields_json: bytes | str) -> None:
+        """Queue one event at `offset`, with its raw fields as one JSON object (UTF-8 bytes or text; one kind per
+        batch). Only the fields its rule reads are kept, so the parsed event can be freed while it is still hot."""
+        fields = event[-1]
+        head = event[:-1]
+        rule = self._rules.get(head[:3])
         if rule is None:
-            rule = rule_for(source_of(event.channel, event.provider), event.channel, event.event_id, event.fields)
+            rule = rule_for(source_of(event.channel, event.provider), event.channel, event.event_id, fields)
             if not rule.by_fields:
-                self._rules[key] = rule
+                self._rules[head[:3]] = rule
         group = self.groups.get(rule)
         if group is None:
             group = self.groups[rule] = ([], [])
-        group[0].append(len(self.events))
-        group[1].append(event.fields)
-        self.events.append(event)
+        group[0].append(len(self.common))
+        group[1].append(tuple(map(fields.get, rule.reads)))
+        self.common.append(head)
+        self.utcs.append(fields.get("UtcTime"))
         self.offsets.append(offset)
         self.jsons.append(fields_json)
+        self.json_bytes += len(fields_json)
 
     def flush(self) -> pa.RecordBatch | None:
         """The queued events as one batch in input order (None when nothing is queued)."""
@@ -118,23 +140,23 @@ class Rows:
         # column: cheaper than a table per group plus concat and take, and rows stay in input order.
         scattered: dict[str, np.ndarray] = {}
         arrays: dict[str, pa.Array] = {}
-        for rule, (positions, fields) in self.groups.items():
+        for rule, (positions, rows) in self.groups.items():
             index = np.asarray(positions, dtype=np.int64)
-            for name, values in self._group(rule, fields, arrays, index, n).items():
+            for name, values in self._group(rule, rows, arrays, index, n).items():
                 target = scattered.get(name)
                 if target is None:
                     target = scattered[name] = np.full(n, None, dtype=object)
                 target[index] = values
         cols = {name: pa.array(values, type=EVENTS.field(name).type) for name, values in scattered.items()}
         cols.update(arrays)
-        _channel, provider, _id, fields, host, sequence, hpid, htid, system_time = zip(*self.events, strict=True)
+        _channel, provider, _event_id, host, sequence, hpid, htid, system_time = zip(*self.common, strict=True)
         ints, texts = self.memos[INT], self.memos[TEXT]
         header_pid = pa.array(ints.map(hpid), type=nz.I64)
         cols.update(source_offset=pa.array(self.offsets, type=nz.I64), host=_str(texts.map(host)),
                     sequence=pa.array(ints.map(sequence), type=nz.I64), header_pid=header_pid,
                     header_tid=pa.array(ints.map(htid), type=nz.I64), provider=_str(texts.map(provider)),
                     fields_json=utf8_objects(self.jsons, self.json_prefix))  # fmt: skip
-        cols.update(self._times([f.get("UtcTime") for f in fields], system_time))
+        cols.update(self._times(self.utcs, system_time))
         if "actor_pid" in cols and any(rule.family == "generic" for rule in self.groups):
             # generic rows: the log header's process when the event names none
             generic = pc.equal(cols["family"], pa.scalar("generic", nz.STR))
@@ -142,7 +164,7 @@ class Rows:
         self._clear()
         return pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
 
-    def _times(self, utcs: list[object], systimes: list[object]) -> dict[str, pa.Array]:
+    def _times(self, utcs: Sequence[object], systimes: Sequence[object]) -> dict[str, pa.Array]:
         utc, bad_utc = nz.utc_times(utcs)
         system, bad_system = nz.zoned_times(systimes)
         self.stats.bad_utc += bad_utc
@@ -162,42 +184,16 @@ class Rows:
                                       pa.scalar(None, nz.STR)))  # fmt: skip
         return {"ts": ts, "raw_clock": ts.cast(nz.I64), "clock": clock}
 
-    def _fast(self, conv: str, names: tuple[str, ...], fields: list[dict[str, object]]) -> list[object] | None:
-        """A field (of one or two spellings) through its memo in one pass; None when a value is unhashable or there
-        are more spellings (then the general path)."""
-        memo = self.memos[conv]
-        if len(memo) > nz.MEMO_LIMIT:
-            memo.clear()
-        try:
-            if len(names) == 1:
-                (name,) = names
-                return [memo[f.get(name)] for f in fields]
-            if len(names) == 2:
-                first, second = names
-                return [memo[f.get(first) or f.get(second)] for f in fields]
-        except TypeError:
-            pass
-        return None
-
-    def _count_garbled(self, rule: Rule, column: str, raw: list[object], out: list[object]) -> None:
-        bad = nz.garbled(raw, out)
-        if bad:
-            self.stats.garbled[f"{rule.kind} {column}"] += bad
-
-    def _group(self, rule: Rule, fields: list[dict[str, object]], arrays: dict[str, pa.Array], index: np.ndarray,
+    def _group(self, rule: Rule, rows: list[tuple[object, ...]], arrays: dict[str, pa.Array], index: np.ndarray,
                n: int) -> dict[str, object]:  # fmt: skip
         """A group's column values (lists, or a constant); Arrow-only columns (frames) go into `arrays`."""
+        by_field = dict(zip(rule.reads, zip(*rows, strict=True), strict=True))
         values: dict[str, object] = {"family": rule.family, "kind": rule.kind, "event_name": rule.event_name,
                                      **rule.const}  # fmt: skip
         for col in rule.cols:
-            if col.conv in _MEMOISED:  # the common case, in one pass
-                out = self._fast(col.conv, col.fields, fields)
-                if out is not None:
-                    if col.conv == IMAGE and None in out:
-                        self._count_garbled(rule, col.column, _pick(fields, col.fields), out)
-                    values[col.column] = out
-                    continue
-            raw = _pick(fields, col.fields)
+            raw = by_field[col.fields[0]]
+            for other in col.fields[1:]:  # another spelling of the same field
+                raw = [v if v is not None else w for v, w in zip(raw, by_field[other], strict=True)]
             if col.conv == CALLTRACE:  # Arrow columns already: placed by index, not scattered as objects
                 where = np.full(n, -1, dtype=np.int64)
                 where[index] = np.arange(len(index))
@@ -215,7 +211,9 @@ class Rows:
             else:
                 out = self.memos[col.conv].map(raw)
                 if col.conv == IMAGE and None in out:
-                    self._count_garbled(rule, col.column, raw, out)
+                    bad = nz.garbled(raw, out)
+                    if bad:
+                        self.stats.garbled[f"{rule.kind} {col.column}"] += bad
             values[col.column] = out
         for name in rule.derive:
             values[name] = _DERIVE[name](values)
@@ -231,9 +229,6 @@ def _memos(unescape: bool) -> dict[str, nz.Memo]:
     return {INT: nz.Memo(nz.integer), GUID: nz.Memo(nz.guid), TEXT: nz.Memo(clean),
             IMAGE: nz.Memo(lambda v: nz.image(clean(v))), MODULE: nz.Memo(lambda v: nz.module(clean(v))),
             CALLTRACE: nz.Memo(lambda v: calltrace.parse(clean(v)))}  # fmt: skip
-
-
-_MEMOISED = frozenset({INT, GUID, TEXT, MODULE, IMAGE})
 
 
 def _split_registry(targets: list[object], operations: object) -> tuple[list[object], list[object]]:
@@ -274,18 +269,12 @@ _DERIVE: dict[str, Callable[[dict[str, Any]], list[object]]] = {
 }
 
 
-def _pick(fields: list[dict[str, object]], names: Sequence[str]) -> list[object]:
-    """The first of `names` each event carries (Sysmon spells some fields two ways)."""
-    first, *rest = names
-    out = [f.get(first) for f in fields]
-    for name in rest:
-        out = [v if v is not None else f.get(name) for v, f in zip(out, fields, strict=True)]
-    return out
-
-
-def utf8_objects(objects: list[bytes], prefix: bytes | None) -> pa.Array:
-    """A string column of JSON objects given as UTF-8 bytes, with `prefix` spliced in after each `{`: one join into
-    one buffer, no per-row Python string (a raw OTRF line is ~2 KB, and non-ASCII text makes `pa.array` re-encode)."""
+def utf8_objects(objects: list[bytes] | list[str], prefix: bytes | None) -> pa.Array:
+    """A string column of JSON objects given as text, or as UTF-8 bytes with `prefix` spliced in after each `{`:
+    one join into one buffer, no per-row Python string (a raw OTRF line is ~2 KB, and non-ASCII text makes
+    `pa.array` re-encode)."""
+    if objects and isinstance(objects[0], str):
+        return pa.array(objects, type=nz.STR)
     lengths = np.fromiter(map(len, objects), dtype=np.int64, count=len(objects))
     if prefix:
         pieces: list[object] = [None] * (2 * len(objects))
@@ -295,13 +284,9 @@ def utf8_objects(objects: list[bytes], prefix: bytes | None) -> pa.Array:
         lengths += len(prefix)
     else:
         data = b"".join(objects)
-    offsets = np.zeros(len(objects) + 1, dtype=np.int64)
+    offsets = np.zeros(len(objects) + 1, dtype=np.int32)  # Rows.full keeps a batch's text well under 2 GiB
     np.cumsum(lengths, out=offsets[1:])
-    if offsets[-1] < 2**31:
-        return pa.Array.from_buffers(nz.STR, len(objects), [None, pa.py_buffer(offsets.astype(np.int32)),
-                                                            pa.py_buffer(data)])  # fmt: skip
-    return pa.Array.from_buffers(pa.large_string(), len(objects), [None, pa.py_buffer(offsets),
-                                                                   pa.py_buffer(data)]).cast(nz.STR)  # fmt: skip
+    return pa.Array.from_buffers(nz.STR, len(objects), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _str(values: list[object]) -> pa.Array:

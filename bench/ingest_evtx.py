@@ -1,0 +1,121 @@
+"""Sysmon logs through `swk ingest`, against the parse alone: EVTX against pyevtx-rs, JSON lines against json.loads.
+
+Inputs are the public captures in shared/data (270 small EVTX files, 7 OTRF zips), plus one large EVTX made once
+under .bench/ from the corpus's own chunks repeated (a chunk is self-contained, so the copy is a valid log), to show
+the rate without per-file costs and that memory stays flat. Each measure counts events written (ingest) or parsed
+(baseline), so the ratio is events/s against events/s.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zipfile
+from pathlib import Path
+
+from harness import WORK, Measure
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+EVTX_DIR = DATA / "evtx-attack-samples"
+OTRF_DIR = DATA / "otrf"
+LARGE_COPIES = 8
+
+
+def _evtx_files() -> list[Path]:
+    return sorted(EVTX_DIR.rglob("*.evtx"))
+
+
+def _zips() -> list[Path]:
+    return sorted(OTRF_DIR.glob("*.zip"))
+
+
+def large_evtx(copies: int = LARGE_COPIES) -> Path:
+    """One EVTX of every non-empty chunk of the corpus, `copies` times (made once)."""
+    out = WORK / "sysmon" / f"corpus-x{copies}.evtx"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    chunks = []
+    for path in _evtx_files():
+        data = path.read_bytes()
+        chunks += [data[o : o + 65536] for o in range(4096, len(data) - 65535, 65536) if data[o : o + 8] == b"ElfChnk\0"]
+    header = bytearray(_evtx_files()[0].read_bytes()[:4096])
+    struct.pack_into("<H", header, 42, min(len(chunks) * copies, 0xFFFF))
+    tmp = out.with_suffix(".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(header)
+        for _ in range(copies):
+            fh.writelines(chunks)
+    tmp.replace(out)
+    return out
+
+
+LARGE = large_evtx()  # made at import, so no measure times its making
+
+
+def ingest(inputs: list[str], name: str) -> int:
+    """`swk ingest INPUTS -o .bench/sysmon/<name>.parquet`: events written."""
+    from swk.capture.ingest import Options, ingest as run
+
+    output = WORK / "sysmon" / f"{name}.parquet"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return run([Path(p) for p in inputs], output, Options())["rows"]
+
+
+def ingest_evtx_corpus() -> int:
+    return ingest([str(EVTX_DIR)], "evtx-corpus")
+
+
+def ingest_evtx_large() -> int:
+    return ingest([str(LARGE)], "evtx-large")
+
+
+def ingest_otrf() -> int:
+    return ingest([str(OTRF_DIR)], "otrf")
+
+
+def pyevtx_parse(paths: list[str], decode: bool = True) -> int:
+    """pyevtx-rs's own parse: every record's JSON, and json.loads of it unless `decode` is off."""
+    from evtx import PyEvtxParser
+
+    n = 0
+    for path in paths:
+        for record in PyEvtxParser(path).records_json():
+            if decode:
+                json.loads(record["data"])
+            n += 1
+    return n
+
+
+def pyevtx_corpus(decode: bool = True) -> int:
+    return pyevtx_parse([str(p) for p in _evtx_files()], decode)
+
+
+def pyevtx_large(decode: bool = True) -> int:
+    return pyevtx_parse([str(LARGE)], decode)
+
+
+def json_loads_otrf() -> int:
+    """A plain json.loads loop over every line of every zip member."""
+    n = 0
+    for path in _zips():
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                with zf.open(info) as fh:
+                    for line in fh:
+                        if line.strip():
+                            json.loads(line)
+                            n += 1
+    return n
+
+
+MEASURES = [
+    Measure("sysmon: 270 EVTX files, swk ingest", "ingest_evtx:ingest_evtx_corpus",
+            baseline="ingest_evtx:pyevtx_corpus", unit="events/s"),
+    Measure("sysmon: 270 EVTX files, raw strings only", "ingest_evtx:pyevtx_corpus", {"decode": False},
+            baseline="ingest_evtx:pyevtx_corpus", baseline_kwargs={}, unit="events/s"),
+    Measure(f"sysmon: corpus chunks x{LARGE_COPIES} in one EVTX, swk ingest", "ingest_evtx:ingest_evtx_large",
+            baseline="ingest_evtx:pyevtx_large", unit="events/s"),
+    Measure("sysmon: 7 OTRF zips (JSON lines), swk ingest", "ingest_evtx:ingest_otrf",
+            baseline="ingest_evtx:json_loads_otrf", unit="events/s"),
+]  # fmt: skip

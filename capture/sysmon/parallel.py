@@ -1,0 +1,104 @@
+"""Large Windows logs decoded on every core: units of work (EVTX chunk ranges, blocks of JSON lines) go to worker
+processes and their results come back in input order.
+
+Why processes: pyevtx-rs keeps the GIL while it parses, and json.loads and the mapping are Python, so threads add
+nothing; one process decodes at about half the rate of pyevtx-rs plus json.loads alone. At most two units per
+worker are in flight, so memory stays flat whatever the input size. A small input is decoded in this process by
+the same function, so both paths give the same rows. Workers come from a forkserver: the ingest process already
+runs writer and hashing threads, and forking a threaded process is unsafe.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from swk.capture.base import Reject
+from swk.capture.sysmon.rows import Stats
+
+WORKERS = max(1, min(os.cpu_count() or 1, 8))
+_pool: ProcessPoolExecutor | None = None
+
+
+@dataclass
+class Part:
+    """What a unit of work produced: rows and rejects in input order, and what its context noticed."""
+
+    items: list[pa.RecordBatch | Reject] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    skipped: int = 0
+    stats: Stats = field(default_factory=Stats)
+    accepted: bool = False  # JSON lines: the unit held at least one event
+    leading: list[int] = field(default_factory=list)  # JSON lines: non-event line numbers before its first event
+
+
+def ordered(fn: Callable[..., Part], tasks: Iterable[tuple[Any, ...]], *, parallel: bool) -> Iterator[Part]:
+    """`fn(*task)` for every task, in task order: in worker processes when `parallel` and there are cores.
+
+    If the workers cannot run (a script that imports swk without an `if __name__ == "__main__"` guard makes
+    every worker re-run it), the tasks are decoded here instead, with a warning in the first part.
+    """
+    pool = _shared_pool() if parallel and WORKERS > 1 else None
+    if pool is None:
+        for task in tasks:
+            yield fn(*task)
+        return
+    window: deque[tuple[tuple[Any, ...], Future[Part]]] = deque()
+    broken = False
+    try:
+        for task in tasks:
+            if broken:
+                yield fn(*task)
+                continue
+            window.append((task, pool.submit(fn, *task)))
+            while window and (len(window) >= 2 * WORKERS or window[0][1].done()):
+                part, broken = _result(fn, *window.popleft(), broken)
+                yield part
+        while window:
+            part, broken = _result(fn, *window.popleft(), broken)
+            yield part
+    finally:
+        for _task, pending in window:  # the consumer stopped early (an error downstream): drop what is queued
+            pending.cancel()
+
+
+def _result(fn: Callable[..., Part], task: tuple[Any, ...], future: Future[Part], broken: bool) -> tuple[Part, bool]:
+    """A task's part from its worker, or decoded here when the pool is broken."""
+    if not broken:
+        try:
+            return future.result(), False
+        except BrokenProcessPool:
+            _discard_pool()
+            part = fn(*task)
+            part.warnings.insert(0, "worker processes could not start; decoding in this process")
+            return part, True
+    return fn(*task), True
+
+
+def _shared_pool() -> ProcessPoolExecutor | None:
+    """One pool for the process, started on first use (a worker's memos stay warm across inputs); None when
+    `SWK_WORKERS=1` asks for no workers."""
+    global _pool
+    if os.environ.get("SWK_WORKERS") == "1":
+        return None
+    if _pool is None:
+        context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+        _pool = ProcessPoolExecutor(WORKERS, mp_context=context)
+        atexit.register(_pool.shutdown, cancel_futures=True)
+    return _pool
+
+
+def _discard_pool() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
