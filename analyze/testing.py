@@ -1,6 +1,6 @@
 """Small cases from row dicts, for tests, examples and `swk sql` demos: exact rows in, a real case file out.
 
-A row is a dict keyed by case columns; `ms` (milliseconds after `T0`) or `us` (Unix µs) may stand for `ts`, and a
+A row is a dict keyed by case columns; `ms` (milliseconds after `T0`, None for no time) or `us` (Unix µs) may stand for `ts`, and a
 row without `host` gets the writer's host. Every row keeps its position as its event id (1, 2, ...), so a test
 can name evidence by index.
 """
@@ -29,7 +29,8 @@ def at(ms: float) -> datetime:
 def _row(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     if "ms" in out:
-        out["ts"] = at(out.pop("ms"))
+        ms = out.pop("ms")
+        out["ts"] = None if ms is None else at(ms)
     elif "us" in out:
         out["ts"] = T0 + timedelta(microseconds=out.pop("us") - T0_US)
     return out
