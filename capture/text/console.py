@@ -31,7 +31,6 @@ from swk.capture.text.lines import (
     sniff_with,  # fmt: skip
 )
 from swk.kernel import names
-from swk.kernel.abi import HandleFlag, ThreadFlag
 from swk.kernel.etw import PROVIDER_NAME, THREAT_INTEL_PROVIDER_NAME
 
 NAME = "console"
@@ -127,10 +126,8 @@ def _handle(block: Block) -> dict[str, Any]:
         "family": "handle", "kind": "sleepwalker:ioctl:handle", "sequence": p.u32(title[1], 10), "class_name": c[1],
         "actor_pid": p.u64(c[2]), "target_pid": p.u64(c[3]), "access_mask": p.u32(c[4]),
         "origin_address": p.u64(origin[1]), "origin_path": "" if path == "<unknown>" else path,
-        "origin_protect": protect, "flags": 0 if printed == "<none>" else None,
-        "exec_protect": bool(bits & HandleFlag.EXEC_PROTECT), "from_ntdll": bool(bits & HandleFlag.FROM_NTDLL),
-        "from_exe": bool(bits & HandleFlag.FROM_EXE), "is_thread_object": bool(bits & HandleFlag.THREAD_OBJECT),
-        "is_duplicate": bool(bits & HandleFlag.DUPLICATE_OPERATION), "status_open_process": p.i32(status[1]),
+        "origin_protect": protect, "flags": 0 if printed == "<none>" else None, **p.handle_flag_columns(bits),
+        "status_open_process": p.i32(status[1]),
         "status_basic_info": p.i32(status[2]), "status_section_name": p.i32(status[3]),
     }  # fmt: skip
     extra: dict[str, Any] = {} if printed == "<none>" else {"flags": bits, "flagsMask": PRINTED_HANDLE_BITS}
@@ -165,16 +162,11 @@ def _thread(block: Block) -> dict[str, Any]:
     expected = "<none>" if flags == 0 else "".join(f"{n} " for n in names.flag_names(flags, names.THREAD_FLAG_NAMES))
     if printed != expected:
         raise DamagedError("the flag names disagree with the hex flags")
-    corr = ((flags & ThreadFlag.CORR_MEMORY and 1) | (flags & ThreadFlag.CORR_THREAD_CTX and 2)
-            | (flags & ThreadFlag.CORR_DUP_HANDLE and 4))  # fmt: skip
     row: dict[str, Any] = {
         "family": "thread", "kind": "sleepwalker:ioctl:thread", "sequence": p.u32(title[1], 10),
         "target_pid": p.u64(ids[1]), "tid": p.u64(ids[2]), "actor_pid": p.u64(ids[3]), "flags": flags,
         "start_address": p.u64(start[1]), "image_base": p.u64(image[1]), "image_size": p.u64(image[3]),
-        "got_start": bool(flags & ThreadFlag.GOT_START), "got_range": bool(flags & ThreadFlag.GOT_RANGE),
-        "is_remote": bool(flags & ThreadFlag.REMOTE_CREATOR),
-        "outside_main_image": bool(flags & ThreadFlag.OUTSIDE_MAIN_IMG), "corr_flags": corr,
-        "start_region_exec": bool(flags & ThreadFlag.START_REGION_EXEC),
+        **p.thread_flag_columns(flags),
     }  # fmt: skip
     _frames(block, row)
     return row

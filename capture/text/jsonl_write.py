@@ -30,6 +30,8 @@ MESSAGE_LIMIT, NAME_LIMIT, LINE_LIMIT = 2047, 127, 2599
 
 def escape(text: str, limit: int) -> bytes:
     """`JsonEscapeA` of `text` (as UTF-8), cut at `limit` escaped bytes."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return text.encode()[:limit]  # the common case: nothing to escape or drop
     raw = text.encode("utf-8", "surrogateescape").translate(None, _DROP)
     raw = raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
     raw = raw.replace(b"\r", b"\\r").replace(b"\n", b"\\n").replace(b"\t", b"\\t")

@@ -12,7 +12,7 @@ from typing import Any
 
 from swk.capture.text.lines import DamagedError
 from swk.kernel import names
-from swk.kernel.abi import HANDLE_CLASS_ETW
+from swk.kernel.abi import HANDLE_CLASS_ETW, HandleFlag, ThreadFlag
 
 MASK64 = (1 << 64) - 1
 CONTROLLER_NAMES = frozenset({"PROCESS_HOLLOWING_MARK_CHAIN_MEDIUM", "PROCESS_HOLLOWING_MARK_CHAIN_STRONG",
@@ -151,3 +151,20 @@ def ti_kind(event: str | None, task: int | None) -> str:
     if event:
         return f"ti:etw:{event}"
     return f"ti:etw:task{task}" if task is not None else "ti:etw:unknown"
+
+
+def handle_flag_columns(bits: int) -> dict[str, bool]:
+    """The booleans handle flag bits stand for (the ones the IOCTL reader derives from Flags)."""
+    return {"exec_protect": bool(bits & HandleFlag.EXEC_PROTECT), "from_ntdll": bool(bits & HandleFlag.FROM_NTDLL),
+            "from_exe": bool(bits & HandleFlag.FROM_EXE), "is_thread_object": bool(bits & HandleFlag.THREAD_OBJECT),
+            "is_duplicate": bool(bits & HandleFlag.DUPLICATE_OPERATION)}  # fmt: skip
+
+
+def thread_flag_columns(flags: int) -> dict[str, Any]:
+    """The columns thread flags stand for: the booleans and the correlation flags of the CORR_* bits."""
+    corr = ((1 if flags & ThreadFlag.CORR_MEMORY else 0) | (2 if flags & ThreadFlag.CORR_THREAD_CTX else 0)
+            | (4 if flags & ThreadFlag.CORR_DUP_HANDLE else 0))  # fmt: skip
+    return {"got_start": bool(flags & ThreadFlag.GOT_START), "got_range": bool(flags & ThreadFlag.GOT_RANGE),
+            "is_remote": bool(flags & ThreadFlag.REMOTE_CREATOR),
+            "outside_main_image": bool(flags & ThreadFlag.OUTSIDE_MAIN_IMG), "corr_flags": corr,
+            "start_region_exec": bool(flags & ThreadFlag.START_REGION_EXEC)}  # fmt: skip

@@ -36,17 +36,12 @@ FAMILY_EVENT = {"handle": "HandleTelemetry", "thread": "ThreadTelemetry", "apc":
 def rows(batch: pa.RecordBatch, columns: Iterable[str]) -> list[dict[str, Any]]:
     """The named columns of every row as dicts (absent columns as None; `ts` as Unix microseconds)."""
     wanted = list(dict.fromkeys(columns))
-    present = [c for c in wanted if c in batch.schema.names]
-    table = batch.select(present)
-    if "ts" in present:
-        table = table.set_column(present.index("ts"), "ts", table.column("ts").cast(pa.int64()))
-    out = table.to_pylist()
-    missing = [c for c in wanted if c not in present]
-    if missing:
-        blank = dict.fromkeys(missing)
-        for row in out:
-            row.update(blank)
-    return out
+    names = batch.schema.names
+    blank = [None] * batch.num_rows
+    # Column by column, then zipped: several times faster than RecordBatch.to_pylist for wide rows.
+    values = [(batch.column(c).cast(pa.int64()) if c == "ts" else batch.column(c)).to_pylist() if c in names else blank
+              for c in wanted]  # fmt: skip
+    return [dict(zip(wanted, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def each(batches: Iterable[pa.RecordBatch], columns: Iterable[str]) -> Iterator[dict[str, Any]]:

@@ -32,7 +32,6 @@ from swk.capture.text.lines import (
     sniff_with,
 )
 from swk.kernel import names
-from swk.kernel.abi import HandleFlag, ThreadFlag
 from swk.kernel.clock import to_ns
 
 NAME = "suite"
@@ -130,7 +129,7 @@ def _record(block: Block, boot_ns: int, frequency: int) -> dict[str, Any]:
 def _handle(block: Block, row: dict[str, Any]) -> None:
     c = block.take(_L["handle"], "[IOCTL][HANDLE]")
     class_id = p.u32(c[2], 10)
-    if SUITE_CLASS.get(c[1], class_id if class_id not in (1, 2) else -1) != class_id:
+    if SUITE_CLASS.get(c[1]) != (class_id if class_id in (1, 2) else None):  # any other id prints UNKNOWN
         raise DamagedError(f"class {c[1]} with ClassId {class_id}")
     printed = block.take(_L["flags"], "Flags")[1]
     bits = 0 if printed == "<none>" else p.flag_names(printed, names.SUITE_HANDLE_FLAG_NAMES)
@@ -140,11 +139,7 @@ def _handle(block: Block, row: dict[str, Any]) -> None:
     status = block.take(_L["status"], "Status")
     row.update(family="handle", kind="sleepwalker:ioctl:handle", class_id=class_id, class_name=c[1],
                actor_pid=p.u64(c[3], 10), target_pid=p.u64(c[4], 10), access_mask=p.u32(c[5]),
-               flags=0 if printed == "<none>" else None, exec_protect=bool(bits & HandleFlag.EXEC_PROTECT),
-               from_ntdll=bool(bits & HandleFlag.FROM_NTDLL), from_exe=bool(bits & HandleFlag.FROM_EXE),
-               is_thread_object=bool(bits & HandleFlag.THREAD_OBJECT),
-               is_duplicate=bool(bits & HandleFlag.DUPLICATE_OPERATION),
-               origin_path="" if path == "<none>" else path, origin_protect=protect,
+               flags=0 if printed == "<none>" else None, **p.handle_flag_columns(bits), origin_path="" if path == "<none>" else path, origin_protect=protect,
                origin_address=p.u64(origin[1]), status_open_process=p.i32(status[1]),
                status_basic_info=p.i32(status[2]), status_section_name=p.i32(status[3]))  # fmt: skip
     if printed != "<none>":
@@ -159,12 +154,7 @@ def _thread(block: Block, row: dict[str, Any]) -> None:
     start = block.take(_L["start"], "Start")
     image = block.take(_L["image"], "Image")
     size = block.take(_L["size"], "Size")
-    corr = ((1 if flags & ThreadFlag.CORR_MEMORY else 0) | (2 if flags & ThreadFlag.CORR_THREAD_CTX else 0)
-            | (4 if flags & ThreadFlag.CORR_DUP_HANDLE else 0))  # fmt: skip
     row.update(family="thread", kind="sleepwalker:ioctl:thread", target_pid=p.u64(t[1], 10), tid=p.u64(t[2], 10),
                actor_pid=p.u64(t[3], 10), flags=flags, start_address=p.u64(start[1]), image_base=p.u64(image[1]),
-               image_size=p.u64(size[1]), got_start=bool(flags & ThreadFlag.GOT_START),
-               got_range=bool(flags & ThreadFlag.GOT_RANGE), is_remote=bool(flags & ThreadFlag.REMOTE_CREATOR),
-               outside_main_image=bool(flags & ThreadFlag.OUTSIDE_MAIN_IMG), corr_flags=corr,
-               start_region_exec=bool(flags & ThreadFlag.START_REGION_EXEC))  # fmt: skip
+               image_size=p.u64(size[1]), **p.thread_flag_columns(flags))  # fmt: skip
     _stack(block, row)
