@@ -1,1 +1,1 @@
-"""Self-contained HTML incident reports."""
+"""HTML incident reports: one self-contained page per case (`swk report`), built from the analyze views."""
