@@ -47,7 +47,7 @@ _L = {name: re.compile(text) for name, text in {
     "deep": rf"deep allocBase=0x{H16} regionSize=0x{H16} protect=0x{H8} state=0x{H8} type=0x{H8}",
     "sample": r"deep sampleSize=(\d{1,2}) entropy=(\d\.\d{3}) opcodes=((?:[0-9A-F]{2})(?: [0-9A-F]{2}){0,15}"
               r"(?: \.\.\.)?|<none>)",
-    "frames": r"stackFrames=(\d)", "frame": rf"  #(\d) 0x{H16} \((.*)\)",
+    "frames": r"stackFrames=([0-8])", "frame": rf"  #(\d) 0x{H16} \((.*)\)",
     "warn": r"\[WARN\] fromNtdll flag mismatch: flag=([01]) resolvedNtdll=([01])",
     "alert": r"\[ALERT\] direct-syscall-suspect classification observed",
     "tids": rf"pid={H16} tid={H16} creatorPid={H16} flags=0x{H8}", "start": rf"start=0x{H16} \((.*)\)",
@@ -99,16 +99,8 @@ def _items(cursor: Cursor, ctx: ReadContext) -> Iterator[dict[str, Any] | Reject
 
 
 def _frames(block: Block, pid_row: dict[str, Any]) -> None:
-    count = int(block.take(_L["frames"], "stackFrames")[1])
-    if count > 8:
-        raise DamagedError(f"stackFrames={count} > 8")
-    frames = []
-    for i in range(count):
-        m = block.take(_L["frame"], f"frame #{i}")
-        if int(m[1]) != i:
-            raise DamagedError(f"frame #{m[1]} where #{i} belongs")
-        frames.append(p.frame(m[2], m[3]))
-    pid_row.update(frame_count=count, frames=frames)
+    count = int(block.take(_L["frames"], "stackFrames")[1])  # the client prints at most 8
+    pid_row.update(frame_count=count, frames=p.frame_lines(block, count, _L["frame"]))
 
 
 def _handle(block: Block) -> dict[str, Any]:

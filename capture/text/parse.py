@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from swk.capture.text.lines import DamagedError
+from swk.capture.text.lines import Block, DamagedError
 from swk.kernel import names
 from swk.kernel.abi import HANDLE_CLASS_ETW, HandleFlag, ThreadFlag
 
@@ -168,3 +168,14 @@ def thread_flag_columns(flags: int) -> dict[str, Any]:
             "is_remote": bool(flags & ThreadFlag.REMOTE_CREATOR),
             "outside_main_image": bool(flags & ThreadFlag.OUTSIDE_MAIN_IMG), "corr_flags": corr,
             "start_region_exec": bool(flags & ThreadFlag.START_REGION_EXEC)}  # fmt: skip
+
+
+def frame_lines(block: Block, count: int, pattern: re.Pattern[str]) -> list[dict[str, Any]]:
+    """The next `min(count, 8)` frame lines of a block, `#0` first (`pattern` captures index, hex, text)."""
+    frames = []
+    for i in range(min(count, 8)):
+        m = block.take(pattern, f"frame #{i}")
+        if int(m[1]) != i:
+            raise DamagedError(f"frame #{m[1]} where #{i} belongs")
+        frames.append(frame(m[2], m[3]))
+    return frames

@@ -85,12 +85,7 @@ def meta(block: Block, name: str, row: dict[str, Any]) -> None:
 def stack(block: Block, row: dict[str, Any]) -> None:
     """`Stack  frames=<n>` and its (at most 8) frame lines."""
     count = int(block.take(_L["stack"], "Stack")[1])
-    frames = []
-    for i in range(min(count, 8)):
-        m = block.take(FRAME, f"frame #{i}")
-        if int(m[1]) != i:
-            raise DamagedError(f"frame #{m[1]} where #{i} belongs")
-        frames.append(p.frame(m[2], m[3]))
+    frames = p.frame_lines(block, count, FRAME)
     if count > 0xFFFFFFFF:
         raise DamagedError(f"frames={count} does not fit 32 bits")
     row.update(frame_count=min(count, 0x7FFFFFFF), frames=frames)
