@@ -8,8 +8,8 @@ so the emulator and the client cannot drift apart on the layout.
 
 from __future__ import annotations
 
-import ctypes
-from dataclasses import dataclass
+import struct
+from typing import NamedTuple
 
 from swk.errors import InputError, SwkError
 from swk.kernel.abi import (
@@ -37,6 +37,9 @@ from swk.kernel.abi import (
 PACKET_SIZE = sizeof(SLEEPWALKER_IPC_PACKET)  # 2080
 PAYLOAD_OFFSET = offsetof(SLEEPWALKER_IPC_PACKET, "Payload")  # 24
 PAYLOAD_SIZE = PACKET_SIZE - PAYLOAD_OFFSET
+# Magic, Version, PacketType, Command, Sequence, Status: one packet per record makes this the hot path, so the header
+# goes through struct (about 5x faster than a 2080-byte ctypes copy); the test pins it to the ctypes declaration.
+_HEAD = struct.Struct("<IHHIII")
 RECORD_SIZE = sizeof(SLEEPWALKER_EVENT_RECORD)
 ETW_EVENT_SIZE = sizeof(SLEEPWALKER_IPC_ETW_EVENT)
 STREAMS = {"handle": Stream.HANDLE, "memory": Stream.MEMORY, "thread": Stream.THREAD}
@@ -71,36 +74,35 @@ class Sequence:
         return self.value
 
 
-@dataclass(frozen=True)
-class Packet:
-    """A decoded packet: header fields and the payload bytes."""
+class Packet(NamedTuple):
+    """A decoded packet: header fields and a view of the payload bytes."""
 
     packet_type: int
     command: int
     sequence: int
     status: int
-    payload: bytes
+    payload: memoryview
 
 
 def _encode(packet_type: int, command: int, sequence: int, status: int, payload: bytes) -> bytes:
     if len(payload) > PAYLOAD_SIZE:
         raise ValueError(f"payload of {len(payload)} bytes does not fit the {PAYLOAD_SIZE}-byte IPC payload")
-    pkt = SLEEPWALKER_IPC_PACKET(Magic=IPC_MAGIC, Version=IPC_VERSION, PacketType=packet_type, Command=command,
-                                 Sequence=sequence, Status=status)  # fmt: skip
-    ctypes.memmove(ctypes.addressof(pkt.Payload), payload, len(payload))
-    return bytes(pkt)
+    buf = bytearray(PACKET_SIZE)
+    _HEAD.pack_into(buf, 0, IPC_MAGIC, IPC_VERSION, packet_type, command, sequence, status)
+    buf[PAYLOAD_OFFSET : PAYLOAD_OFFSET + len(payload)] = payload
+    return bytes(buf)
 
 
 def parse_packet(data: bytes, where: str = PIPE_NAME) -> Packet:
     """A packet of either direction, its size, magic and version checked."""
     if len(data) != PACKET_SIZE:
         raise InputError(where, 0, f"IPC packet of {len(data)} bytes, expected {PACKET_SIZE}")
-    pkt = SLEEPWALKER_IPC_PACKET.from_buffer_copy(data)
-    if pkt.Magic != IPC_MAGIC:
-        raise InputError(where, 0, f"IPC_PACKET.Magic=0x{pkt.Magic:08X} is not 0x{IPC_MAGIC:08X}")
-    if pkt.Version != IPC_VERSION:
-        raise InputError(where, 4, f"IPC_PACKET.Version={pkt.Version} is not {IPC_VERSION}")
-    return Packet(pkt.PacketType, pkt.Command, pkt.Sequence, pkt.Status, data[PAYLOAD_OFFSET:])
+    magic, version, packet_type, command, sequence, status = _HEAD.unpack_from(data)
+    if magic != IPC_MAGIC:
+        raise InputError(where, 0, f"IPC_PACKET.Magic=0x{magic:08X} is not 0x{IPC_MAGIC:08X}")
+    if version != IPC_VERSION:
+        raise InputError(where, 4, f"IPC_PACKET.Version={version} is not {IPC_VERSION}")
+    return Packet(packet_type, command, sequence, status, memoryview(data)[PAYLOAD_OFFSET:])
 
 
 def request(command: IpcCommand, sequence: int, payload: bytes = b"") -> bytes:
@@ -168,20 +170,20 @@ def subscribe(pid: int, mask: int) -> bytes:
     return bytes(SLEEPWALKER_SUBSCRIBE_REQUEST(ProcessId=pid, StreamMask=mask))
 
 
-def handshake_info(payload: bytes) -> dict[str, int]:
+def handshake_info(payload: bytes | memoryview) -> dict[str, int]:
     """NegotiatedVersion, Capabilities, ThreatIntelEnabled and the TI enable error of a handshake response."""
     r = SLEEPWALKER_IPC_HANDSHAKE_RESPONSE.from_buffer_copy(payload[: sizeof(SLEEPWALKER_IPC_HANDSHAKE_RESPONSE)])
     return {"version": r.NegotiatedVersion, "capabilities": r.Capabilities, "ti_enabled": r.ThreatIntelEnabled,
             "ti_error": r.Reserved}  # fmt: skip
 
 
-def stats_info(payload: bytes) -> dict[str, int]:
+def stats_info(payload: bytes | memoryview) -> dict[str, int]:
     """SubscriptionCount, QueueDepth and DroppedEvents of a STATS_RESPONSE."""
     r = SLEEPWALKER_STATS_RESPONSE.from_buffer_copy(payload[: sizeof(SLEEPWALKER_STATS_RESPONSE)])
     return {"subscriptions": r.SubscriptionCount, "queue_depth": r.QueueDepth, "dropped": r.DroppedEvents}
 
 
-def record_bytes(payload: bytes) -> bytes:
+def record_bytes(payload: bytes | memoryview) -> bytes:
     """The event record in a GetEvent payload: `Header.Size` bytes when that is a known layout, else 768.
 
     An unknown size is kept at the spec's 768 bytes so the record decoder rejects it with its reason and offset.

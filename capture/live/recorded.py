@@ -64,7 +64,7 @@ class RecordedSource(Source):
                     rec = proto.record_bytes(pkt.payload)
                     yield Records("records", len(rec), rec)
                 elif pkt.command == IpcCommand.GetEtwEvent:
-                    yield Uplink("uplink", [pkt.payload[: proto.ETW_EVENT_SIZE]], [now_us()])
+                    yield Uplink("uplink", [bytes(pkt.payload[: proto.ETW_EVENT_SIZE])], [now_us()])
                 elif pkt.command == IpcCommand.GetStats:
                     yield Counters("records", proto.stats_info(pkt.payload))
 
