@@ -9,8 +9,10 @@ from swk.capture.live import protocol as proto
 from swk.capture.live import uplink
 from swk.errors import InputError
 from swk.kernel.abi import (
+    IPC_MAGIC,
     SLEEPWALKER_IPC_ETW_EVENT,
     SLEEPWALKER_IPC_HANDSHAKE_RESPONSE,
+    SLEEPWALKER_IPC_PACKET,
     SLEEPWALKER_STATS_RESPONSE,
     IpcCommand,
     IpcEtwSource,
@@ -176,3 +178,11 @@ def test_uplink_plain_sleepwalker_events_carry_nothing_of_their_own():
     assert uplink.row(_etw_event(IpcEtwSource.SLEEPWALKER, "HandleTelemetry"), 0) is None
     with pytest.raises(ValueError, match="too short"):
         uplink.row(b"\0" * 100, 0)
+
+
+def test_packet_header_agrees_with_the_ctypes_declaration():
+    pkt = SLEEPWALKER_IPC_PACKET(Magic=IPC_MAGIC, Version=1, PacketType=2, Command=9, Sequence=77, Status=259)
+    parsed = proto.parse_packet(bytes(pkt))
+    assert (parsed.packet_type, parsed.command, parsed.sequence, parsed.status) == (2, 9, 77, 259)
+    want = SLEEPWALKER_IPC_PACKET(Magic=IPC_MAGIC, Version=1, PacketType=1, Command=6, Sequence=3)
+    assert proto.request(IpcCommand.GetStats, 3) == bytes(want)
