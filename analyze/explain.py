@@ -103,7 +103,7 @@ def describe(row: dict[str, Any]) -> list[str]:
     return out
 
 
-def _step_marks(con: duckdb.DuckDBPyConnection, det: dict[str, Any]) -> dict[int, int]:
+def step_marks(con: duckdb.DuckDBPyConnection, det: dict[str, Any]) -> dict[int, int]:
     """The marks each evidence row added to the chain (mark-chain detections only)."""
     ids = det["evidence"]
     if det["rule"].startswith("KERNEL_PROCESS_HOLLOWING"):
@@ -146,7 +146,7 @@ def explain(con: duckdb.DuckDBPyConnection, detection_id: int) -> list[str]:
         lines.append(f"  marks     {_hex(det['marks'])} {_bits(det['marks'], ControllerMark)}")
     if det["name"].startswith("DRIVER_DISPATCH_OR_OBJECT_TAMPER") and det["status"] == "live-only":
         lines.append("  note      not reconstructible: the driver emits no telemetry for its integrity checks")
-    marks = _step_marks(con, det)
+    marks = step_marks(con, det)
     enum = KernelMark if det["rule"] and det["rule"].startswith("KERNEL_") else ControllerMark
     rel = con.execute(f"SELECT {', '.join(_EVIDENCE_COLUMNS)} FROM events WHERE list_contains($ids, event_id) "
                       "ORDER BY ts, event_id", {"ids": det["evidence"]})  # fmt: skip
