@@ -105,6 +105,7 @@ def _lazy(module: str, name: str = "write") -> Callable[[Iterable[pa.RecordBatch
 WRITERS: dict[str, Callable[[Iterable[pa.RecordBatch], Path, OutputContext], int]] = {
     "ioctl": write_ioctl,
     "jsonl": _lazy("swk.capture.text.jsonl_write"),
+    "jsonl_high_priority": _lazy("swk.capture.text.jsonl_write", "write_high_priority"),
     "console": _lazy("swk.capture.text.console_write"),
     "printer": _lazy("swk.capture.text.printer_write"),
     "suite": _lazy("swk.capture.text.suite_write"),

@@ -116,3 +116,17 @@ def test_local_etw_rows_of_older_builds(tmp_path: Path) -> None:
     )
     assert (rows[1]["family"], rows[1]["kind"], rows[1]["event_name"], rows[1].get("task")) == ("ti", "ti:etw:WriteVm",
                                                                                           "WriteVm", None)  # fmt: skip
+
+
+def test_the_high_priority_file_holds_the_lines_of_severity_four_and_up(tmp_path: Path) -> None:
+    from swk.capture.text import sample
+
+    rows = list(sample.batches(800, seed=4))
+    main, high = tmp_path / "events.swk.jsonl", tmp_path / "high_priority.swk.jsonl"
+    WRITERS["jsonl"](rows, main, OutputContext())
+    assert WRITERS["jsonl_high_priority"](rows, high, OutputContext()) > 0
+    expected = [line for line in main.read_bytes().splitlines(keepends=True) if json.loads(line)["severity"] >= 4]
+    assert high.read_bytes().splitlines(keepends=True) == expected
+    # a broker severity outside 1..10 is logged as 4, so it counts (spec 5)
+    assert WRITERS["jsonl_high_priority"]([batch({**TI_WRITE, "family": "detection", "severity": 0})], high,
+                                          OutputContext(high_priority_min_severity=4)) == 1  # fmt: skip

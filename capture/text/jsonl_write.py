@@ -60,7 +60,7 @@ def line(ts: str, category: str, kind: str, severity: int, pid: int, target: int
     return out[:LINE_LIMIT] + b"\n"
 
 
-def ioctl_line(row: dict[str, Any], ts: str) -> bytes:
+def ioctl_line(row: dict[str, Any], ts: str) -> tuple[int, bytes]:
     """The `ioctl` row of an IOCTL handle or thread record."""
     seq = r.u32(row["sequence"])
     if row["family"] == "handle":
@@ -73,15 +73,16 @@ def ioctl_line(row: dict[str, Any], ts: str) -> bytes:
         origin = r.origin(row)
         message = (f"seq={seq} class={cid} caller={caller} target={target} access=0x{r.u32(row['access_mask']):08X}"
                    f" flags=0x{flags:08X} origin=0x{origin:X}")  # fmt: skip
-        return line(ts, "ioctl", "handle", 4 if cid == 2 else 2, caller & r.MASK32, target & r.MASK32, message)
+        severity = 4 if cid == 2 else 2
+        return severity, line(ts, "ioctl", "handle", severity, caller & r.MASK32, target & r.MASK32, message)
     process, creator, flags = r.u64(row["target_pid"]), r.u64(row["actor_pid"]), r.thread_flags(row)
     message = (f"seq={seq} process={process} thread={r.u64(row['tid'])} creator={creator} flags=0x{flags:08X}"
                f" start=0x{r.u64(row['start_address']):X} imageBase=0x{r.u64(row['image_base']):X}")  # fmt: skip
     severity = 3 if flags & ThreadFlag.CORRELATED_INTENT else 1
-    return line(ts, "ioctl", "thread", severity, creator & r.MASK32, process & r.MASK32, message)
+    return severity, line(ts, "ioctl", "thread", severity, creator & r.MASK32, process & r.MASK32, message)
 
 
-def broker_line(row: dict[str, Any], ts: str) -> bytes:
+def broker_line(row: dict[str, Any], ts: str) -> tuple[int, bytes]:
     """The `sleepwalker-broker`/`ti-broker` row of an ETW event the broker forwarded."""
     category = "ti-broker" if row["family"] == "ti" else "sleepwalker-broker"
     event = (r.event_name(row) or "unknown")[:95] or "unknown"  # WCHAR[96]
@@ -89,13 +90,13 @@ def broker_line(row: dict[str, Any], ts: str) -> bytes:
     if row["family"] == "detection":
         severity = row["severity"] if row["severity"] is not None and 1 <= row["severity"] <= 10 else 4
         name = (row["detection_name"] or "UNKNOWN")[:127]  # CHAR[128]
-        return line(ts, category, "detection", severity, actor, target, f"event={event} detection={name}")
+        return severity, line(ts, category, "detection", severity, actor, target, f"event={event} detection={name}")
     task, opcode = (row["task"] or 0) & 0xFFFF, (row["opcode"] or 0) & 0xFFFF
-    return line(ts, category, "event", 1, actor, target, f"event={event} task={task} opcode={opcode}")
+    return 1, line(ts, category, "event", 1, actor, target, f"event={event} task={task} opcode={opcode}")
 
 
-def render(rows: Iterable[dict[str, Any]], ctx: OutputContext) -> Iterable[bytes]:
-    """The client's JSONL lines for rows in time order."""
+def render(rows: Iterable[dict[str, Any]], ctx: OutputContext) -> Iterable[tuple[int, bytes]]:
+    """(severity, line) of the client's JSONL lines for rows in time order."""
     clock = _Clock()
     last_us = 0
     for row in rows:
@@ -108,12 +109,14 @@ def render(rows: Iterable[dict[str, Any]], ctx: OutputContext) -> Iterable[bytes
             yield ioctl_line(row, ts)
 
 
-def write(batches: Iterable[pa.RecordBatch], path: Path, ctx: OutputContext) -> int:
-    """Write the JSONL log; returns the number of lines."""
+def write(batches: Iterable[pa.RecordBatch], path: Path, ctx: OutputContext, minimum: int = 0) -> int:
+    """Write the JSONL log (lines of at least `minimum` severity); returns the number of lines."""
     count = 0
     chunk: list[bytes] = []
     with atomic_output(path) as fh:
-        for data in render(r.each(batches, COLUMNS), ctx):
+        for severity, data in render(r.each(batches, COLUMNS), ctx):
+            if severity < minimum:
+                continue
             chunk.append(data)
             if len(chunk) >= 8192:
                 fh.write(b"".join(chunk))
@@ -122,3 +125,8 @@ def write(batches: Iterable[pa.RecordBatch], path: Path, ctx: OutputContext) -> 
         fh.write(b"".join(chunk))
         count += len(chunk)
     return count
+
+
+def write_high_priority(batches: Iterable[pa.RecordBatch], path: Path, ctx: OutputContext) -> int:
+    """Write the high-priority file: the same lines, only those of severity >= the policy's minimum (default 4)."""
+    return write(batches, path, ctx, ctx.high_priority_min_severity)
