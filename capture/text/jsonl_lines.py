@@ -106,7 +106,7 @@ def fast(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, out: Fields) -> 
 
 
 def _number(buf: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`:<1-10 digits>,` in [a, b): the value and whether the span had that shape."""
+    """`:<1-10 digits>,` in [a, b): the value and whether the span had that shape and fits 32 bits."""
     width = 10
     lo, hi = a + 1, b - 1  # inside the ':' and the ','
     length = hi - lo
@@ -118,7 +118,7 @@ def _number(buf: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, 
     digits = buf[np.clip(at, 0, len(buf) - 1)].astype(np.int64) - 48
     ok &= ((digits >= 0) & (digits <= 9) | ~inside).all(axis=1)
     value = (np.where(inside, digits, 0) * 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)).sum(axis=1)
-    return value, ok
+    return value, ok & (value <= 0xFFFFFFFF)  # the client prints unsigned 32-bit values
 
 
 def _choice(buf: np.ndarray, a: np.ndarray, b: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
