@@ -313,6 +313,31 @@ def analyze(case: Path, fmt: str, min_severity: int | None, detection: str | Non
 
 @cli.command()
 @click.argument("case", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="HTML file to write (one self-contained file: no network needed to open it)")
+@click.option("--title", help="the report's title [default: Incident report: <hosts>]")
+@click.option("--min-severity", type=click.IntRange(min=0), default=0, show_default=True,
+              help="only detections of at least this severity get cards (the summary still counts every one)")
+@reports_errors
+def report(case: Path, output: Path, title: str | None, min_severity: int) -> None:
+    """Write one self-contained HTML incident report of a case, to read offline or attach to a ticket.
+
+    \b
+    Example:
+        swk report case.parquet -o incident.html
+        swk report case_dir -o ws01.html --title "WS01 hollowing" --min-severity 5
+    """  # fmt: skip
+    from swk.reports.report import write_report
+
+    written = write_report(case, output, title=title, min_severity=min_severity)
+    for line in written.warnings:
+        click.echo(f"warning: {for_terminal(line)}", err=True)
+    click.echo(f"wrote {for_terminal(written.path)}: {written.cards:,} detection cards of {written.detections:,}, "
+               f"{written.size / 1e6:,.1f} MB", err=True)  # fmt: skip
+
+
+@cli.command()
+@click.argument("case", type=click.Path(path_type=Path))
 @click.argument("query", required=False)
 @output_options
 @click.option("-p", "--param", "params", nargs=2, multiple=True, metavar="NAME VALUE",

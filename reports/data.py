@@ -15,15 +15,15 @@ from typing import Any
 
 import duckdb
 
-from swk.analyze.engine import connect
+from swk.analyze.explain import describe, step_marks
+from swk.analyze.queries import STATUSES, open_analysis
 from swk.reports import evidence as ev
 from swk.reports import timeline, tree
 from swk.reports.sql import rows
-from swk.store.reader import Case, open_case
+from swk.store.reader import Case
 from swk.store.summary import summarize
 
 OPEN_CARDS = 12  # the most severe cards start open; the rest one click away, so a large report stays scannable
-STATUSES = ("confirmed", "reconstructed-only", "live-only", "reconstructed")
 NOTES = (
     "Rows without a time cannot be placed in a window: no detection is reconstructed from them.",
     "DRIVER_DISPATCH_OR_OBJECT_TAMPER(_CLEARED) is never reconstructed: the driver emits no telemetry for its "
@@ -80,10 +80,13 @@ class Names:
 def assemble(case_spec: str | Path | Case, *, title: str | None = None, min_severity: int = 0,
              limits: Limits = Limits()) -> dict[str, Any]:  # fmt: skip
     """The report's content for a case."""
-    case = case_spec if isinstance(case_spec, Case) else open_case(case_spec)
-    con = connect(case)
+    analysis = open_analysis(case_spec)
+    con = analysis.con
     try:
-        return _assemble(con, case, title=title, min_severity=min_severity, limits=limits)
+        # Every report query reads the detections; computed once here (a temp table shadows the view).
+        con.execute("CREATE OR REPLACE TEMP TABLE detections AS SELECT * FROM main.detections")
+        return _assemble(con, analysis.case, title=title, min_severity=min_severity, limits=limits) | {
+            "warnings": analysis.warnings}
     finally:
         con.close()
 
@@ -171,21 +174,33 @@ def _cards(con: duckdb.DuckDBPyConnection, names: Names, p: dict[str, Any]) -> l
     dropped: dict[int, list[dict[str, Any]]] = {}
     for r in rows(con, "evidence_dropped"):
         dropped.setdefault(r["detection_id"], []).append(r)
+    shown = rows(con, "shown_cards")
+    if any(d["engine"] == "controller" and d["status"] != "live-only" for d in shown):
+        # explain.step_marks reads controller_steps once per card: computed once here instead of per card.
+        con.execute("CREATE OR REPLACE TEMP TABLE controller_steps AS SELECT * FROM main.controller_steps")
     cards = []
-    for d in rows(con, "shown_cards"):
+    for d in shown:
         chain = [events[i] for i in kept.get(d["id"], []) if i in events]
-        cards.append(_card(d, chain, totals.get(d["id"], 0), dropped.get(d["id"], []), names))
+        marks = step_marks(con, d) if d["rule"] else {}  # {} for rules without a mark chain
+        cards.append(_card(d, chain, totals.get(d["id"], 0), dropped.get(d["id"], []), names, marks))
     for card in cards[:OPEN_CARDS]:
         card["open"] = True
     return cards
 
 
 def _card(d: dict[str, Any], chain: list[dict[str, Any]], total: int, dropped: list[dict[str, Any]],
-          names: Names) -> dict[str, Any]:  # fmt: skip
+          names: Names, marks: dict[int, int]) -> dict[str, Any]:  # fmt: skip
     start = chain[0]["ts"] if chain and chain[0]["ts"] else d["ts"]
-    steps = [{"event_id": r["event_id"], "family": r["family"], "when": when(r["ts"]),
-              "offset": "" if r["ts"] is None or start is None else f"+{(r['ts'] - start).total_seconds():.3f} s",
-              "text": ev.step(r, names), "trigger": r["event_id"] == d["trigger_event_id"]} for r in chain]  # fmt: skip
+    steps, accumulated = [], 0
+    for r in chain:
+        added = marks.get(r["event_id"])
+        accumulated |= added or 0
+        steps.append({"event_id": r["event_id"], "family": r["family"], "when": when(r["ts"]),
+                      "offset": "" if r["ts"] is None or start is None else
+                      f"+{(r['ts'] - start).total_seconds():.3f} s",
+                      "text": ev.step(r, names), "facts": describe(r), "trigger": r["event_id"] == d["trigger_event_id"],
+                      "added": "" if added is None else ev.marks(added, d["engine"]),
+                      "marks": "" if added is None else ev.marks(accumulated, d["engine"])})  # fmt: skip
     tables = []
     for family in dict.fromkeys(r["family"] for r in chain):
         cols = ev.columns(family)

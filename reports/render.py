@@ -19,20 +19,34 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-_CLASS_OK = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
+_CLASS_OK = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _CLASS_BAD = re.compile(r"[^a-z0-9-]+")
 
 
 def css_class(value: object) -> str:
-    """A CSS class from any (captured) name: lowercase letters, digits and hyphens, distinct inputs kept distinct."""
+    """A class-name fragment (templates prefix it: `sev-`, `fam-`, `status-`) from any, possibly captured, value:
+    lowercase letters, digits and hyphens only, distinct inputs kept distinct."""
     text = str(value)
     if _CLASS_OK.match(text):
         return text
     cleaned = _CLASS_BAD.sub("-", text.lower()).strip("-")[:48] or "x"
-    if not cleaned[0].isalpha():
-        cleaned = "x-" + cleaned
     # Different names can clean to the same text; a short hash of the original keeps their classes apart.
     return f"{cleaned}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
+
+
+# Bidi overrides and isolates, zero-width marks and C0/C1 controls in captured text would reorder or hide what the
+# analyst reads (invoice\u202egpj.exe shows as invoiceexe.jpg): every one is shown as a visible <U+XXXX> instead.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def visible(text: str) -> str:
+    """`text` with invisible and reordering characters written out as `<U+XXXX>`."""
+    return _INVISIBLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
+
+
+def _finalize(value: object) -> object:
+    """Applied to every `{{ ... }}` before escaping, so no captured string can skip it."""
+    return visible(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 def _num(value: object) -> str:
@@ -42,7 +56,7 @@ def _num(value: object) -> str:
 def environment() -> Environment:
     """The report environment: package templates, autoescape on, undefined names an error."""
     env = Environment(loader=PackageLoader("swk.reports", "templates"), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)  # fmt: skip
+                      trim_blocks=True, lstrip_blocks=True, finalize=_finalize)  # fmt: skip
     env.filters["css"] = css_class
     env.filters["num"] = _num
     return env

@@ -18,6 +18,7 @@ class Written:
     size: int
     detections: int
     cards: int
+    warnings: list[str]
 
 
 def write_report(case: str | Path | Case, output: str | Path, *, title: str | None = None, min_severity: int = 0,
@@ -25,4 +26,4 @@ def write_report(case: str | Path | Case, output: str | Path, *, title: str | No
     """Assemble, render and atomically write the report for `case` to `output`."""
     report = assemble(case, title=title, min_severity=min_severity, limits=limits or Limits())
     path = write(render(report), Path(output))
-    return Written(path, path.stat().st_size, report["shown_total"], len(report["cards"]))
+    return Written(path, path.stat().st_size, report["shown_total"], len(report["cards"]), report["warnings"])

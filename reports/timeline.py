@@ -22,6 +22,7 @@ STEPS_S = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 6
            43200, 86400, 172800, 604800)  # fmt: skip
 INTENT_WINDOW = timedelta(seconds=5)
 CHAIN_WINDOW = timedelta(seconds=30)
+MIN_SPAN = timedelta(seconds=6)
 
 
 def _lane(r: dict[str, Any]) -> int | None:
@@ -80,8 +81,8 @@ def pairs(pair_rows: list[dict[str, Any]], cards: list[dict[str, Any]], names: C
 
 def _pair_cards(cards: list[dict[str, Any]]) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
     out: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for c in cards:  # cards come most severe first, so pairs do too
-        if c["actor_pid"] is not None and c["target_pid"] and c["ts"] is not None:
+    for c in cards:  # cards come most severe first, so pairs do too; a process acting on itself is no pair
+        if c["actor_pid"] is not None and c["target_pid"] and c["actor_pid"] != c["target_pid"] and c["ts"]:
             out.setdefault((c["host"], c["actor_pid"], c["target_pid"]), []).append(c)
     return out
 
@@ -91,8 +92,12 @@ def _pair(key: tuple[Any, ...], rows: list[dict[str, Any]], dets: list[dict[str,
     host, actor, target = key
     chains = [d for d in dets if "MARK_CHAIN" in d["name"] or "CHAIN" in d["name"]] or dets
     window = min(d["first_ts"] or d["ts"] for d in chains)
-    times = [r["ts"] for r in rows] + [d["ts"] for d in dets] + [window + CHAIN_WINDOW]
-    scale = Scale(min([*times, window]), max(times))
+    # The axis covers the pair's rows, its detections and the 5 s look-back of correlated thread starts, at least
+    # 6 s; a 30 s window longer than that runs off the right edge (and says so) rather than squash a 1 s chain.
+    looks = [r["ts"] - INTENT_WINDOW for r in rows if r["family"] == "thread" and r["corr_flags"]]
+    times = [r["ts"] for r in rows] + [d["ts"] for d in dets]
+    lo = min([*times, *looks, window])
+    scale = Scale(lo, max([*times, lo + MIN_SPAN]))
     y = {i: 8 + i * LANE_H + LANE_H / 2 for i in range(len(LANES))}
     dots, spans = [], []
     for r in rows:
@@ -109,6 +114,7 @@ def _pair(key: tuple[Any, ...], rows: list[dict[str, Any]], dets: list[dict[str,
     x30 = scale.x(window)
     spans.append({"x": round(x30, 1), "w": round(scale.x(min(window + CHAIN_WINDOW, scale.hi)) - x30, 1),
                   "y": 6, "h": 4 * LANE_H + 4, "kind": "w30"})  # fmt: skip
+    runs_on = window + CHAIN_WINDOW > scale.hi
     diamonds = [{"x": round(scale.x(d["ts"]), 1), "y": y[4], "severity": d["severity"] or 0, "id": d["id"],
                  "title": f"#{d['id']} {d['name']} (severity {d['severity']}, {d['status']})"} for d in dets]  # fmt: skip
     base = 8 + len(LANES) * LANE_H
@@ -117,7 +123,7 @@ def _pair(key: tuple[Any, ...], rows: list[dict[str, Any]], dets: list[dict[str,
         "lanes": [{"label": label, "y": y[i]} for i, label in enumerate(LANES)],
         "dots": dots, "spans": spans, "diamonds": diamonds, "ticks": scale.ticks(window),
         "steps": _accumulation(rows, window, scale, base), "marks_y": base, "height": base + 58, "width": WIDTH,
-        "x30": round(x30, 1), "cards": [d["id"] for d in dets],
+        "x30": round(x30, 1), "runs_on": runs_on, "cards": [d["id"] for d in dets],
     }  # fmt: skip
 
 
