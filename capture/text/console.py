@@ -28,7 +28,7 @@ from swk.capture.text.lines import (
     check_format,
     numbered_lines,
     reject_lines,
-    sniff_with,  # fmt: skip
+    sniff_with,
 )
 from swk.kernel import names
 from swk.kernel.etw import PROVIDER_NAME, THREAT_INTEL_PROVIDER_NAME
