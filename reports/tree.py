@@ -32,7 +32,7 @@ class Node:
     children: list[Node] = field(default_factory=list)
     exited: datetime | None = None
     seen: bool = True  # False: known only because something names it
-    role: str = ""  # actor, target, both
+    role: str = ""  # actor, target, both (of a detection between two processes), flagged (one about itself)
     row: int = 0
     depth: int = 0
 
@@ -77,20 +77,21 @@ def build(process_rows: list[dict[str, Any]], cards: list[dict[str, Any]], names
             forest.at(r["host"], r["pid"], r["ts"]).exited = r["ts"]
     edges: dict[tuple[int, int], dict[str, Any]] = {}
     for c in cards:
-        if c["actor_pid"] is None or not c["target_pid"]:
+        if c["actor_pid"] is None:
             continue
-        ts = c["ts"]
-        actor = forest.at(c["host"], c["actor_pid"], ts)
-        target = forest.at(c["host"], c["target_pid"], ts)
+        actor = forest.at(c["host"], c["actor_pid"], c["ts"])
+        target = forest.at(c["host"], c["target_pid"], c["ts"]) if c["target_pid"] else actor
+        if target is actor:  # a detection about the process itself (an odd ntdll, a registry write)
+            actor.role = actor.role or "flagged"
+            continue
         actor.role = "both" if actor.role in ("target", "both") else "actor"
-        if target is not actor:
-            target.role = "both" if target.role in ("actor", "both") else "target"
-            edge = edges.setdefault((id(actor), id(target)), {"from": actor, "to": target, "n": 0, "severity": 0,
-                                                               "names": []})  # fmt: skip
-            edge["n"] += 1
-            edge["severity"] = max(edge["severity"], c["severity"] or 0)
-            if c["name"] not in edge["names"]:
-                edge["names"].append(c["name"])
+        target.role = "both" if target.role in ("actor", "both") else "target"
+        edge = edges.setdefault((id(actor), id(target)), {"from": actor, "to": target, "n": 0, "severity": 0,
+                                                           "names": []})  # fmt: skip
+        edge["n"] += 1
+        edge["severity"] = max(edge["severity"], c["severity"] or 0)
+        if c["name"] not in edge["names"]:
+            edge["names"].append(c["name"])
     for node in forest.nodes:
         if node.parent is not None:
             node.parent.children.append(node)
