@@ -152,3 +152,12 @@ def test_winlogbeat_and_evtx_dump_shapes(tmp_path):
 
 
 SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
+
+
+def test_sniff_judges_whole_lines_only(tmp_path):
+    big = otrf_line(1, {"CommandLine": "x" * 100_000, "ProcessId": "1"})  # one line longer than ingest's window
+    path = _write(tmp_path / "big.json", [big, otrf_line(10, PROCESS_ACCESS)])
+    assert json_lines.sniff(path.read_bytes()[:65536], path)
+    cut = _write(tmp_path / "cut.json", [b'{"note": "exporter header"}', otrf_line(10, PROCESS_ACCESS)])
+    assert json_lines.sniff(cut.read_bytes()[:60], cut) is False  # the event is past the window: not judged
+    assert json_lines.sniff(cut.read_bytes(), cut)

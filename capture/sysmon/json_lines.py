@@ -42,10 +42,13 @@ _ZIP, _GZIP = b"PK\x03\x04", b"\x1f\x8b"
 def sniff(head: bytes, path: Path) -> bool:
     """A Windows event among the first lines (of the first zip member, or of the gzip stream)."""
     try:
-        data = _head(head, path)
+        data, whole = _head(head, path)
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError):
         return False
-    for line in data.split(b"\n")[:SNIFF_LINES]:
+    lines = data.split(b"\n")
+    if not whole:
+        lines.pop()  # cut short by the sniff window: not a line to judge
+    for line in lines[:SNIFF_LINES]:
         if not line.strip():
             continue
         try:
@@ -60,18 +63,23 @@ def sniff(head: bytes, path: Path) -> bool:
     return False
 
 
-def _head(head: bytes, path: Path) -> bytes:
-    """The first bytes of the text inside the container."""
+def _head(head: bytes, path: Path) -> tuple[bytes, bool]:
+    """The first bytes of the text inside the container (up to SNIFF_BYTES), and whether that is all of it."""
     if head[:4] == _ZIP:
         with zipfile.ZipFile(path) as zf:
             member = next((i for i in zf.infolist() if not i.is_dir()), None)
             if member is None:
-                return b""
+                return b"", True
             with zf.open(member) as fh:
-                return fh.read(SNIFF_BYTES)
+                data = fh.read(SNIFF_BYTES)
+            return data, len(data) == member.file_size
     if head[:2] == _GZIP:
-        return zlib.decompressobj(wbits=31).decompress(head, SNIFF_BYTES)
-    return head
+        inflate = zlib.decompressobj(wbits=31)
+        return inflate.decompress(head, SNIFF_BYTES), inflate.eof
+    if b"\n" not in head:  # one long first line: look further than ingest's sniff window
+        with path.open("rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    return head, len(head) == path.stat().st_size
 
 
 def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
