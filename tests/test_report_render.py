@@ -62,7 +62,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Parsed
 
 
 def test_captured_markup_stays_text(hostile):
-    _report, page, parsed = hostile
+    _report, _page, parsed = hostile
     text = "".join(parsed.text)
     for payload in (HOSTILE["script"], HOSTILE["img"], HOSTILE["url"]):
         assert payload in text, payload  # shown to the analyst, as text
