@@ -105,7 +105,8 @@ def ingest(inputs: tuple[Path, ...], output: Path, fmt: str, host: str | None, b
         swk ingest logs/ more.bin -o case_dir --partition
     """  # fmt: skip
     from swk import capture
-    from swk.capture.ingest import Options, ingest as run
+    from swk.capture.ingest import Options
+    from swk.capture.ingest import ingest as run
 
     if fmt != "auto" and fmt not in capture.FORMATS:
         raise click.BadParameter(f"{fmt!r}: choose auto or one of {', '.join(capture.FORMATS)}", param_hint="--format")

@@ -20,7 +20,6 @@ import pyarrow.compute as pc
 
 from swk.capture import columns as col
 from swk.capture.base import ReadContext, Reject
-from swk.kernel.clock import qpc_to_ns, to_ns
 from swk.errors import InputError, WrongFormat
 from swk.kernel.abi import (
     MAX_DEEP_SAMPLE_BYTES,
@@ -40,6 +39,7 @@ from swk.kernel.abi import (
     offsetof,
     sizeof,
 )
+from swk.kernel.clock import qpc_to_ns, to_ns
 from swk.store.schema import EVENTS, REGISTERS
 
 NAME = "ioctl"

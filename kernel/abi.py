@@ -14,8 +14,6 @@ from __future__ import annotations
 import ctypes
 import enum
 
-# ruff: noqa: N801 -- struct names are the C names so they can be grepped against the header.
-
 u8 = ctypes.c_uint8
 u16 = ctypes.c_uint16
 u32 = ctypes.c_uint32

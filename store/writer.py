@@ -104,8 +104,21 @@ class _Part:
                                        use_dictionary=[c for c in _DICTIONARY if c in names],
                                        write_statistics=[c for c in _STATISTICS if c in names])  # fmt: skip
         self.rows = 0
+        self.tally: dict[int, list[int]] = {}  # input index -> [written, rejected] held by this part
+        self.families: dict[str, int] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="swk-parquet")
         self._pending: Future[None] | None = None
+
+    def count(self, batch: pa.RecordBatch, index: int) -> None:
+        """Account for a batch of input `index` held by this part."""
+        counts = self.tally.setdefault(index, [0, 0])
+        for fam, n in zip(*pc.value_counts(batch.column("family")).flatten(), strict=True):
+            name, n = fam.as_py(), n.as_py()
+            if name == "reject":
+                counts[1] += n
+            else:
+                counts[0] += n
+                self.families[name] = self.families.get(name, 0) + n
 
     def write(self, table: pa.Table) -> None:
         self._wait()
@@ -149,12 +162,13 @@ class CaseWriter:
         self.compression = compression
         self.row_group_rows = row_group_rows
         self.part_rows = part_rows
-        self.next_id = first_event_id
+        self.next_id = self.first_event_id = first_event_id
         self.inputs: list[mf.InputStats] = []
         self._hashes: list[Future[str] | str | None] = []
-        self.families: dict[str, int] = {}
-        self.rows = 0
-        self.rejects = 0
+        self.families: dict[str, int] = {}  # committed rows per family
+        self.seen: dict[str, int] = {}  # rows written so far per family (committed or not), for progress
+        self.rejects = 0  # rejects written so far
+        self._done: dict[int, list[int]] = {}  # committed [written, rejected] per input index
         self.run_id = uuid.uuid4().hex
         self.part_seq = 0
         self.meta: dict[str, Any] = {
@@ -168,6 +182,7 @@ class CaseWriter:
         self._committed: list[Path] = []
         self._part_numbers: dict[str | None, int] = {}
         self._closed = False
+        self._rotate_due = False
         if not partitioned and self.path.is_dir():
             raise ValueError(f"{self.path} is a directory: write a partitioned case there, or name a .parquet file")
 
@@ -213,10 +228,9 @@ class CaseWriter:
         self.next_id += n
         stats.last_event_id = self.next_id - 1
         stats.written += n
-        self.rows += n
         for fam, count in zip(*pc.value_counts(out.column("family")).flatten(), strict=True):
-            self.families[fam.as_py()] = self.families.get(fam.as_py(), 0) + count.as_py()
-        self._route(out)
+            self.seen[fam.as_py()] = self.seen.get(fam.as_py(), 0) + count.as_py()
+        self._route(out, self.inputs.index(stats))
 
     def reject(self, rej: Reject, stats: mf.InputStats | None = None) -> None:
         """Keep a rejected record of the current input (or of `stats`) as a `reject` row."""
@@ -239,19 +253,25 @@ class CaseWriter:
         self.next_id += 1
         stats.rejected += 1
         self.rejects += 1
-        self._route(out)
+        self._route(out, self.inputs.index(stats))
 
-    def _route(self, batch: pa.RecordBatch) -> None:
+    def _route(self, batch: pa.RecordBatch, index: int) -> None:
         if not self.partitioned:
-            self._buffer(None, batch)
+            self._buffer(None, batch, index)
             return
+        self._route_hosts(batch, index)
+        if self._rotate_due:
+            self._rotate_due = False
+            self.rotate()
+
+    def _route_hosts(self, batch: pa.RecordBatch, index: int) -> None:
         hosts = batch.column("host")
         distinct = pc.unique(hosts).to_pylist()
         for host in distinct:
-            self._buffer(host, batch if len(distinct) == 1 else batch.filter(pc.equal(hosts, host)))
+            self._buffer(host, batch if len(distinct) == 1 else batch.filter(pc.equal(hosts, host)), index)
 
-    def _buffer(self, key: str | None, batch: pa.RecordBatch) -> None:
-        self._buffers.setdefault(key, []).append(batch)
+    def _buffer(self, key: str | None, batch: pa.RecordBatch, index: int) -> None:
+        self._buffers.setdefault(key, []).append((batch, index))
         self._buffered[key] = self._buffered.get(key, 0) + batch.num_rows
         if self._buffered[key] >= self.row_group_rows:
             self._flush(key)
@@ -261,15 +281,17 @@ class CaseWriter:
         self._buffered.pop(key, None)
         if not batches:
             return
-        table = pa.Table.from_batches(batches, schema=EVENTS)
+        table = pa.Table.from_batches([b for b, _ in batches], schema=EVENTS)
         part = self._parts.get(key)
         if part is None:
             part = self._parts[key] = self._open_part(key)
+        for batch, index in batches:
+            part.count(batch, index)
         if self.partitioned:
             table = table.drop_columns(["host"])  # the partition folder carries it
         part.write(table)
         if self.partitioned and part.rows >= self.part_rows:
-            self._close_part(key)
+            self._rotate_due = True  # close every host's part together, so parts stay about the same age
 
     def _open_part(self, key: str | None) -> _Part:
         if not self.partitioned:
@@ -282,12 +304,24 @@ class CaseWriter:
     def _close_part(self, key: str | None) -> None:
         part = self._parts.pop(key)
         self.part_seq += 1
-        self._committed.append(part.final)  # a part's manifest lists the part itself, so the latest lists them all
+        # A part's manifest lists the part itself and counts only committed rows (its own included), so whichever
+        # part a reader stops at after a crash, the manifest it reads matches the parts that exist.
+        self._committed.append(part.final)
+        self._add(part, 1)
         try:
             part.commit(mf.encode(self.manifest()))
         except BaseException:
             self._committed.pop()
+            self._add(part, -1)
             raise
+
+    def _add(self, part: _Part, sign: int) -> None:
+        for index, (written, rejected) in part.tally.items():
+            done = self._done.setdefault(index, [0, 0])
+            done[0] += sign * written
+            done[1] += sign * rejected
+        for fam, n in part.families.items():
+            self.families[fam] = self.families.get(fam, 0) + sign * n
 
     def rotate(self) -> list[Path]:
         """Close every open part now (a partitioned case); the next rows start new parts. Returns closed parts."""
@@ -312,12 +346,16 @@ class CaseWriter:
             "part_seq": self.part_seq,
             "parts": [str(p.relative_to(self.path)) if self.partitioned else p.name for p in self._committed],
             **self.meta,
-            "inputs": [s.to_json() for s in self.inputs],
-            "rows": self.rows,
-            "rejects": self.rejects,
-            "families": dict(sorted(self.families.items())),
-            "event_id_range": [self.next_id - self.rows - self.rejects, self.next_id - 1],
+            "inputs": [self._committed_stats(i, s) for i, s in enumerate(self.inputs)],
+            "rows": sum(w for w, _ in self._done.values()),
+            "rejects": sum(r for _, r in self._done.values()),
+            "families": {k: v for k, v in sorted(self.families.items()) if v},
+            "event_id_range": [self.first_event_id, self.next_id - 1],
         }
+
+    def _committed_stats(self, index: int, stats: mf.InputStats) -> dict[str, Any]:
+        written, rejected = self._done.get(index, [0, 0])
+        return mf.InputStats(**{**stats.__dict__, "written": written, "rejected": rejected}).to_json()
 
     def commit(self) -> dict[str, Any]:
         """Flush, close and move every part into place; returns the final manifest."""

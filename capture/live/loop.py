@@ -195,7 +195,7 @@ class CaptureLoop:
 
     def _sample(self, writer: RollingWriter) -> tuple:
         infos = {k: s.info for k, s in self.inputs.items()}
-        return (writer.writer.families, writer.writer.rejects, self.inbox.events, infos, writer.bytes_written,
+        return (writer.writer.seen, writer.writer.rejects, self.inbox.events, infos, writer.bytes_written,
                 writer.parts)  # fmt: skip
 
 
