@@ -35,6 +35,7 @@ SETTINGS = {
     "TimeZone": "UTC",
     "asof_loop_join_threshold": 0,
     "preserve_insertion_order": False,
+    "enable_progress_bar": False,  # it would draw on the terminal between our own lines
 }
 
 
