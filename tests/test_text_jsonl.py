@@ -130,3 +130,9 @@ def test_the_high_priority_file_holds_the_lines_of_severity_four_and_up(tmp_path
     # a broker severity outside 1..10 is logged as 4, so it counts (spec 5)
     assert WRITERS["jsonl_high_priority"]([batch({**TI_WRITE, "family": "detection", "severity": 0})], high,
                                           OutputContext(high_priority_min_severity=4)) == 1  # fmt: skip
+
+
+def test_an_empty_line_at_a_chunk_boundary_is_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", len(HANDLE) + 2)  # the first chunk ends right after the empty line
+    rows, rejects, ctx = read(tmp_path, HANDLE + "\n\n" + HANDLE + "\n")
+    assert ([r["source_offset"] for r in rows], rejects, ctx.skipped) == ([1, 3], [], 1)

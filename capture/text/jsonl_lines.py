@@ -64,8 +64,7 @@ class Fields:
 
 def lines_of(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(starts, ends) of the lines of a chunk (ends exclusive, at the `\\n` or the chunk's end)."""
-    ends = np.flatnonzero(buf == 10)
-    ends = np.append(ends, len(buf)) if not len(ends) or ends[-1] != len(buf) - 1 else ends
+    ends = np.append(np.flatnonzero(buf == 10), len(buf))  # the last line may be empty (a chunk ending in `\n\n`)
     starts = np.concatenate(([0], ends[:-1] + 1))
     return starts, ends
 
@@ -76,9 +75,10 @@ def fast(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, out: Fields) -> 
     line_of_quote = np.searchsorted(ends, quotes, side="left")
     counts = np.bincount(line_of_quote, minlength=len(starts))
     backslashes = np.bincount(np.searchsorted(ends, np.flatnonzero(buf == 92)), minlength=len(starts))
-    last = np.maximum(ends - 1, 0)
     done = np.zeros(len(starts), dtype=bool)
-    candidate = (counts == 26) & (backslashes == 0) & (ends - starts > 100) & (buf[starts] == 123) & (buf[last] == 125)
+    last = np.clip(ends - 1, 0, max(len(buf) - 1, 0))
+    candidate = (counts == 26) & (backslashes == 0) & (ends - starts > 100)
+    candidate[candidate] &= (buf[starts[candidate]] == 123) & (buf[last[candidate]] == 125)
     if not candidate.any():
         return done
     rows = np.flatnonzero(candidate)
