@@ -32,11 +32,12 @@ _IMAGE = re.compile(r"(?:[A-Za-z]:\\|\\)[^\x00-\x1f\x7f\ufffd]*|[\x20-\x5b\x5d-\
 
 
 class Memo(dict):  # type: ignore[type-arg]
-    """A conversion with its results remembered per raw value."""
+    """A conversion with its results remembered per raw value (at most `limit` of them, then it starts over)."""
 
-    def __init__(self, fn: Callable[[object], object]) -> None:
+    def __init__(self, fn: Callable[[object], object], limit: int = MEMO_LIMIT) -> None:
         super().__init__()
         self.fn = fn
+        self.limit = limit
 
     def __missing__(self, key: object) -> object:
         value = self[key] = self.fn(key)
@@ -44,7 +45,7 @@ class Memo(dict):  # type: ignore[type-arg]
 
     def map(self, values: Sequence[object]) -> list[object]:
         """The converted values, in order."""
-        if len(self) > MEMO_LIMIT:
+        if len(self) > self.limit:
             self.clear()
         try:
             return [self[v] for v in values]

@@ -228,7 +228,8 @@ def _memos(unescape: bool) -> dict[str, nz.Memo]:
     clean: Callable[[object], str | None] = (lambda v: nz.unescape_xml(nz.text(v))) if unescape else nz.text
     return {INT: nz.Memo(nz.integer), GUID: nz.Memo(nz.guid), TEXT: nz.Memo(clean),
             IMAGE: nz.Memo(lambda v: nz.image(clean(v))), MODULE: nz.Memo(lambda v: nz.module(clean(v))),
-            CALLTRACE: nz.Memo(lambda v: calltrace.parse(clean(v)))}  # fmt: skip
+            # a trace and its frames take ~2 KB: fewer of them (code injected at fresh addresses makes every trace new)
+            CALLTRACE: nz.Memo(lambda v: calltrace.parse(clean(v)), limit=10_000)}  # fmt: skip
 
 
 def _split_registry(targets: list[object], operations: object) -> tuple[list[object], list[object]]:
