@@ -70,12 +70,15 @@ def _guid(raw: bytes) -> str:
     return str(uuid.UUID(bytes_le=raw))
 
 
-def _ansi(raw: bytes) -> str:
+def ansi(raw: bytes) -> str:
     """8-bit text: UTF-8 when it is valid, else Latin-1 (every byte kept, nothing replaced)."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+_ansi = ansi  # the name the generated decoders use
 
 
 def _wide_end(data: bytes, p: int) -> int:
@@ -279,7 +282,8 @@ class Segments:
     """
 
     decode: Callable[[bytes], tuple]
-    parts: tuple[tuple[str, object], ...]  # ("fixed", np.dtype with the field names) or ("var", field name)
+    # ("fixed", np.dtype with the field names, 0) or ("var", field name, in-type): `vector` walks the same parts
+    parts: tuple[tuple[str, object, int], ...]
 
 
 def compile_segments(fields: tuple[Field, ...], pointer_size: int = 8) -> Segments | None:
@@ -290,7 +294,7 @@ def compile_segments(fields: tuple[Field, ...], pointer_size: int = 8) -> Segmen
     if any(f.count is not None or f.length_field or f.in_type not in (*_NUMPY, POINTER, *_VARIABLE) for f in fields):
         return None
     lines = ["def decode(data):", "    p = 0", "    n = len(data)"]
-    parts: list[tuple[str, object]] = []
+    parts: list[tuple[str, object, int]] = []
     outs: list[str] = []
     run: list[tuple[str, str]] = []
 
@@ -304,7 +308,7 @@ def compile_segments(fields: tuple[Field, ...], pointer_size: int = 8) -> Segmen
         )
         lines.append(f"    s{k} = data[p:p + {dtype.itemsize}]")
         lines.append(f"    p += {dtype.itemsize}")
-        parts.append(("fixed", dtype))
+        parts.append(("fixed", dtype, 0))
         outs.append(f"s{k}")
         run.clear()
 
@@ -326,7 +330,7 @@ def compile_segments(fields: tuple[Field, ...], pointer_size: int = 8) -> Segmen
             lines += ["    if p + 2 > n: raise TruncatedError('binary has no length')",
                       "    m = data[p] | data[p + 1] << 8", f"    s{k} = data[p + 2:p + 2 + m]",
                       f"    if len(s{k}) < m: raise TruncatedError('binary runs past the user data')", "    p += 2 + m"]  # fmt: skip
-        parts.append(("var", f.name))
+        parts.append(("var", f.name, f.in_type))
         outs.append(f"s{k}")
     flush()
     lines.append("    return (" + "".join(f"{o}, " for o in outs) + ")")

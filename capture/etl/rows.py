@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import struct
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,13 +56,23 @@ def to_json(values: dict[str, Any]) -> str:
     return json.dumps(values, default=_json_default, ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class Slice:
+    """Rows `start:stop` of columns decoded for many events at once (`vector`), kept in a family's row list."""
+
+    columns: dict[str, pa.Array]  # family columns plus ts, raw_clock, header_pid, header_tid, source_offset
+    start: int
+    stop: int
+
+
 class Batch:
     """The rows of a stretch of records, built into one RecordBatch in file order."""
 
     def __init__(self, log: container.Logfile, warn: Any = None) -> None:
         self.log = log
         self.warn = warn or (lambda _m: None)
-        self.families: dict[str, list[tuple]] = {}
+        # Per family, in file order: (offset, header, values) tuples of events decoded one by one, and Slices.
+        self.families: dict[str, list[tuple | Slice]] = {}
         self.dicts: list[dict[str, Any]] = []
         self.size = 0
         self._targets: dict[bytes, list] = {}
@@ -92,7 +103,10 @@ class Batch:
         if ext:
             target = self._targets.get(ext)
             if target is None or raw[2] != target[5] or not raw.startswith(target[4], 24):
-                target = self._tl_target(_EVENT_HEADER(raw), ext)
+                target = self.target(ext, raw[24:40], raw[2])
+            if target[7] is not None:  # said once, by the first record that uses the target
+                self.warn(target[7])
+                target[7] = None
             if target[6] is not None:  # a Sleepwalker family: raw header and segments now, columns per batch
                 target[3].append((offset, raw, target[6](user)))
                 return
@@ -115,29 +129,32 @@ class Batch:
         row["fields_json"] = to_json({"user_data_size": len(user), "user_data_hex": user[:HEX_PREVIEW]})
         self.dicts.append(row)
 
-    def _tl_target(self, hdr: tuple, ext: bytes) -> list:
-        """[family, schema, provider, rows, provider guid, header type] for an extended data region (cached)."""
-        key = (ext, hdr[8], hdr[1])
+    def target(self, ext: bytes, guid: bytes, htype: int) -> list:
+        """[family, schema, provider, rows, provider guid, header type, segment decoder, warning not yet given] for
+        an extended data region, provider GUID and header type (cached); raises when the schema does not parse.
+
+        A Sleepwalker family's row list is registered here, so the order families are first resolved in is the order
+        their rows are built in; the reader resolves each chunk's regions in file order before decoding it.
+        """
+        key = (ext, guid, htype)
         target = self._slow_targets.get(key)
         if target is not None:
             return target
         items = dict(container.ext_items(ext))
         blob, traits = items.get(11), items.get(12)
-        fam = schema = None
-        provider = (tracelogging.provider_name(traits) if traits else None) or guid_text(hdr[8])
+        fam = schema = warning = None
+        provider = (tracelogging.provider_name(traits) if traits else None) or guid_text(guid)
         if blob is not None:
-            schema = tracelogging.schema(blob, 8 if hdr[1] == 0x13 else 4)
+            schema = tracelogging.schema(blob, 8 if htype == 0x13 else 4)
             fam = sleepwalker.family_for(provider, schema.name, schema.fields)
             if fam is None and provider == sleepwalker.PROVIDER_NAME:
-                self.warn(
-                    f"Sleepwalker.Kernel event {schema.name!r} does not have the fields of spec 2.2: kept generic"
-                )
-        segments = fd.compile_segments(schema.fields, 8 if hdr[1] == 0x13 else 4) if fam is not None else None
+                warning = f"Sleepwalker.Kernel event {schema.name!r} does not have the fields of spec 2.2: kept generic"
+        segments = fd.compile_segments(schema.fields, 8 if htype == 0x13 else 4) if fam is not None else None
         if segments is None:
             fam = None
         rows = self.families.setdefault(fam.event_name, []) if fam is not None else None
         self._segments[fam.event_name if fam else ""] = segments
-        target = [fam, schema, provider, rows, hdr[8], hdr[1], segments.decode if segments else None]
+        target = [fam, schema, provider, rows, guid, htype, segments.decode if segments else None, warning]
         if len(self._slow_targets) < container.SEEN_LIMIT:
             self._slow_targets[key] = target
             self._targets[ext] = target
@@ -222,23 +239,25 @@ class Batch:
             if not rows:
                 continue
             fam = sleepwalker.FAMILIES[event_name]
-            offsets, headers, values = zip(*rows, strict=True)
+            parts = self._parts(fam, rows)
             rows.clear()  # the same list keeps collecting (cached targets hold it)
-            n = len(values)
-            cols = sleepwalker.columns(fam, self._segments[event_name], values)
-            head = np.frombuffer(b"".join(headers), dtype=_HEADER_DTYPE)
-            filetimes = self.log_filetimes(head["ts"])
+            if len(parts) == 1:
+                data = parts[0]
+            else:
+                data = {name: pa.concat_arrays([p[name] for p in parts]) for name in parts[0]}
+            n = len(data["source_offset"])
+            cols = {name: value for name, value in data.items() if name not in _HEADER_COLUMNS}
             cols.update({
-                "ts": pa.array((filetimes - FILETIME_UNIX_EPOCH) // 10, type=_TS),
-                "raw_clock": pa.array(filetimes),
+                "ts": data["ts"],
+                "raw_clock": data["raw_clock"],
                 "clock": constant("filetime", n, pa.string()),
                 "family": constant(fam.family, n, pa.string()),
                 "kind": constant(f"sleepwalker:etw:{event_name}", n, pa.string()),
                 "provider": constant(sleepwalker.PROVIDER_NAME, n, pa.string()),
                 "event_name": constant(event_name, n, pa.string()),
-                "header_pid": pa.array(head["pid"].astype(np.int64)),
-                "header_tid": pa.array(head["tid"].astype(np.int64)),
-                "source_offset": pa.array(np.fromiter(offsets, dtype=np.int64, count=n)),
+                "header_pid": data["header_pid"],
+                "header_tid": data["header_tid"],
+                "source_offset": data["source_offset"],
             })  # fmt: skip
             out.append(pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols)))
         if self.dicts:
@@ -246,6 +265,58 @@ class Batch:
             out.append(pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols)))
         self.dicts, self.size = [], 0
         return out
+
+    def _parts(self, fam: sleepwalker.Family, rows: list[tuple | Slice]) -> list[dict[str, pa.Array]]:
+        """A family's rows as runs of columns in file order: events decoded one by one, and adjacent Slices joined."""
+        parts: list[dict[str, pa.Array]] = []
+        run: list[tuple] = []
+        joined: Slice | None = None
+        for item in rows:
+            if isinstance(item, Slice):
+                if joined is not None and joined.columns is item.columns and joined.stop == item.start:
+                    joined = Slice(item.columns, joined.start, item.stop)
+                    continue
+                if run:
+                    parts.append(self._decoded(fam, run))
+                    run = []
+                if joined is not None:
+                    parts.append(_sliced(joined))
+                joined = item
+            else:
+                if joined is not None:
+                    parts.append(_sliced(joined))
+                    joined = None
+                run.append(item)
+        if run:
+            parts.append(self._decoded(fam, run))
+        if joined is not None:
+            parts.append(_sliced(joined))
+        return parts
+
+    def _decoded(self, fam: sleepwalker.Family, rows: list[tuple]) -> dict[str, pa.Array]:
+        """Columns of events decoded one by one: (offset, header bytes, segment values) tuples."""
+        offsets, headers, values = zip(*rows, strict=True)
+        n = len(values)
+        segments = self._segments[fam.event_name]
+        cols = sleepwalker.columns(fam, sleepwalker.raw_values(segments, values), n)  # type: ignore[arg-type]
+        head = np.frombuffer(b"".join(headers), dtype=_HEADER_DTYPE)
+        cols.update(self.header_columns(head["ts"], head["pid"], head["tid"],
+                                        np.fromiter(offsets, dtype=np.int64, count=n)))  # fmt: skip
+        return cols
+
+    def header_columns(self, stamps: np.ndarray, pid: np.ndarray, tid: np.ndarray,
+                       offsets: np.ndarray) -> dict[str, pa.Array]:  # fmt: skip
+        """ts, raw_clock, header pid/tid and source_offset of events from their EVENT_HEADER fields."""
+        filetimes = self.log_filetimes(stamps)
+        return {"ts": pa.array((filetimes - FILETIME_UNIX_EPOCH) // 10, type=_TS), "raw_clock": pa.array(filetimes),
+                "header_pid": pa.array(pid.astype(np.int64)), "header_tid": pa.array(tid.astype(np.int64)),
+                "source_offset": pa.array(offsets)}  # fmt: skip
+
+    def segments(self, event_name: str) -> fd.Segments:
+        """The segment layout of a family resolved by `target`."""
+        found = self._segments[event_name]
+        assert found is not None
+        return found
 
     def log_filetimes(self, stamps: np.ndarray) -> np.ndarray:
         """FILETIMEs of a column of record timestamps (the vectorised `Logfile.filetime`)."""
@@ -257,6 +328,15 @@ class Batch:
         if log.clock_type == 3 and log.cpu_mhz > 0:
             return log.start_time + (stamps - log.header_ts) * 10 // log.cpu_mhz
         return stamps
+
+
+_HEADER_COLUMNS = frozenset({"ts", "raw_clock", "header_pid", "header_tid", "source_offset"})
+
+
+def _sliced(part: Slice) -> dict[str, pa.Array]:
+    if part.start == 0 and part.stop == len(part.columns["source_offset"]):
+        return part.columns
+    return {name: arr.slice(part.start, part.stop - part.start) for name, arr in part.columns.items()}
 
 
 def _mof_columns(family: str, typ: int, v: dict[str, Any]) -> dict[str, Any]:

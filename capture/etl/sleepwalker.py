@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from swk.capture import columns as col
 from swk.capture.etl.fields import Field as TlField
@@ -22,6 +23,8 @@ from swk.store.schema import EVENTS
 CLASS_IDS = {"UNKNOWN-ORIGIN": 0, "LEGITIMATE-SYSCALL": 1, "DIRECT-SYSCALL-SUSPECT": 2}
 PAGE_EXECUTE_ANY = 0xF0  # EXECUTE, EXECUTE_READ, EXECUTE_READWRITE, EXECUTE_WRITECOPY
 _COUNT_FIELD = {"HandleTelemetry": "frameCount", "ThreadTelemetry": "workerFrameCount"}
+_CLASS_NAMES = pa.array(list(CLASS_IDS), type=pa.string())
+_CLASS_VALUES = pa.array(list(CLASS_IDS.values()), type=pa.int32())
 
 
 def family_for(provider: str | None, event_name: str, fields: Sequence[TlField]) -> Family | None:
@@ -37,18 +40,26 @@ def family_for(provider: str | None, event_name: str, fields: Sequence[TlField])
     return fam
 
 
-def columns(fam: Family, segments: Segments, values: Sequence[tuple]) -> dict[str, pa.Array]:
-    """Case columns of `len(values)` events of one family, each a tuple from the family's segment decoder."""
-    n = len(values)
-    by_part = list(zip(*values, strict=True)) if n else [() for _ in segments.parts]
+def raw_values(segments: Segments, values: Sequence[tuple]) -> dict[str, object]:
+    """Field values by name of events decoded one at a time (`Segments.decode` tuples): arrays and lists."""
+    by_part = list(zip(*values, strict=True)) if values else [() for _ in segments.parts]
     raw: dict[str, object] = {}
-    for (kind, what), data in zip(segments.parts, by_part, strict=True):
+    for (kind, what, _type), data in zip(segments.parts, by_part, strict=True):
         if kind == "fixed":
             rec = np.frombuffer(b"".join(data), dtype=what)  # type: ignore[call-overload]
             for name in what.names:  # type: ignore[union-attr]
                 raw[name] = rec[name]
         else:
             raw[what] = data  # type: ignore[index]
+    return raw
+
+
+def columns(fam: Family, raw: dict[str, object], n: int) -> dict[str, pa.Array]:
+    """Case columns of `n` events of one family from their field values by name.
+
+    Fixed-size fields are numpy arrays; strings and binary are Python sequences or Arrow arrays (the vectorised
+    decoder hands over Arrow arrays, which are cast, never rebuilt).
+    """
     out: dict[str, pa.Array] = {}
     ints: dict[str, np.ndarray] = {}
     for f in fam.fields:
@@ -68,6 +79,8 @@ def columns(fam: Family, segments: Segments, values: Sequence[tuple]) -> dict[st
                 arr = value.astype(np.int32).astype(np.int64) if f.signed else value.astype(np.int64)
             ints[f.column] = arr
             out[f.column] = pa.array(arr, type=target)
+        elif isinstance(value, pa.Array):
+            out[f.column] = value if value.type == target else value.cast(target)
         else:
             out[f.column] = pa.array(value, type=target)
     count_field = _COUNT_FIELD.get(fam.event_name)
@@ -75,16 +88,17 @@ def columns(fam: Family, segments: Segments, values: Sequence[tuple]) -> dict[st
         stacks = np.empty((n, 8), dtype=np.uint64)
         for k in range(8):
             stacks[:, k] = raw[f"stack{k}"]
-        out["frames"] = col.frames(stacks, np.minimum(ints["frame_count"], 8))
+        # cut to the wire count read unsigned: a damaged count of 2**31 or more means "all eight", not a crash
+        out["frames"] = col.frames(stacks, np.minimum(np.asarray(raw[count_field]).astype(np.int64), 8))
     _derive(fam.event_name, out, ints, n)
     return out
 
 
 def _derive(event_name: str, out: dict[str, pa.Array], ints: dict[str, np.ndarray], n: int) -> None:
     """The columns docs/case-rows.md derives from an event's own fields."""
-    if event_name == "HandleTelemetry":
-        names = out["class_name"].to_pylist()
-        out["class_id"] = pa.array([CLASS_IDS.get(s) for s in names], type=pa.int32())
+    if event_name == "HandleTelemetry":  # CLASS_IDS.get per row: NULL for a class the spec does not number
+        found = pc.index_in(out["class_name"], value_set=_CLASS_NAMES)
+        out["class_id"] = _CLASS_VALUES.take(found)
     elif event_name == "ThreadTelemetry":
         out["start_region_exec"] = pa.array((ints["start_region_protect"] & PAGE_EXECUTE_ANY) != 0)
     elif event_name == "ProcessTelemetry":

@@ -1,0 +1,183 @@
+"""A chunk of buffers through a `rows.Batch`: Sleepwalker events decoded a family at a time, the rest one by one.
+
+The output is the per-record reader's, item for item: the same rows in the same batches, the same rejects at the
+same offsets and in the same order, the same warnings. That holds because of three rules:
+
+- Schemas are resolved in file order before anything is decoded (a family's rows are built in the order families
+  were first resolved), and every region a Sleepwalker family resolves to is remembered for matching later chunks.
+- The buffers are then replayed in order: records that are not Sleepwalker events go through `Batch.add` as
+  before, a Sleepwalker event the vectorised decoder flagged goes through `Batch.add` too (its scalar decoder gives
+  the reject and its message), and the rest join their family as a `Slice` of the chunk's columns.
+- A batch is built after the buffer that brings it to `BATCH_RECORDS` rows, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from swk.capture.etl import container, layout, scan, sleepwalker, vector
+from swk.capture.etl.rows import _DECODE_ERRORS, Batch, Slice
+from swk.store.reject import Reject
+
+BATCH_RECORDS = 65_536
+_EXT = layout.EVENT_HEADER_SIZE  # the extended data region starts right after the EVENT_HEADER
+
+
+class Known:
+    """Extended data regions (with provider GUID and header type) that resolved to a Sleepwalker family."""
+
+    def __init__(self) -> None:
+        self.by_length: dict[int, list[tuple[bytes, int, int, int, str]]] = {}
+        self._keys: set[tuple[bytes, bytes, int]] = set()
+        self.widths: dict[tuple[int, int], int] = {}  # string windows per schema part (`vector.decode`)
+
+    def add(self, region: bytes, guid: bytes, htype: int, event_name: str) -> None:
+        """Remember a region (bounded like the walk's own cache)."""
+        if (region, guid, htype) in self._keys or len(self._keys) >= container.SEEN_LIMIT:
+            return
+        self._keys.add((region, guid, htype))
+        g = np.frombuffer(guid, dtype="<u8")
+        self.by_length.setdefault(len(region), []).append((region, int(g[0]), int(g[1]), htype, event_name))
+
+
+def run(buffers: list[tuple[int, bytes]], batch: Batch, seen: dict[bytes, list[bytes]], known: Known,
+        advance: Callable[[int], None]) -> Iterator[pa.RecordBatch | Reject]:  # fmt: skip
+    """Decode `buffers` (file offset, bytes) into `batch`, yielding rejects and every batch that fills up."""
+    if not buffers:
+        return
+    ch = scan.chunk(buffers)
+    names: list[str] = []
+    code = _match(ch, known, names)
+    walked = _resolve(ch, batch, seen, known, code, names)
+    decoded = [_family(ch, batch, known, name, np.flatnonzero(code == c)) for c, name in enumerate(names)]
+    per_buffer = _by_buffer(ch, code, decoded)
+    for b in range(len(buffers)):
+        if ch.slow[b]:
+            records, broken = walked[b]
+            for rec in records:
+                rejected = batch.add(rec)
+                if rejected is not None:
+                    yield rejected
+            if broken is not None:
+                yield broken
+        else:
+            yield from _replay(ch, batch, names, decoded, *per_buffer[b])
+        if batch.size >= BATCH_RECORDS:
+            yield from batch.build()
+            advance(ch.offsets[b] + len(ch.datas[b]))
+
+
+def _match(ch: scan.Chunk, known: Known, names: list[str]) -> np.ndarray:
+    """Family code (index into `names`) of every record whose region, GUID and header type are known; else -1."""
+    code = np.full(len(ch.pos), -1, dtype=np.int64)
+    length = ch.user - ch.pos - _EXT
+    for size in np.unique(length[length > 0]).tolist():
+        rows = np.flatnonzero(length == size)
+        starts = (ch.pos[rows] + _EXT).tolist()
+        for region, g0, g1, htype, name in known.by_length.get(size, ()):
+            same = np.fromiter((ch.data.startswith(region, s) for s in starts), dtype=bool, count=len(starts))
+            p = ch.pos[rows]
+            same &= (ch.words[(p + 24) >> 3] == g0) & (ch.words[(p + 32) >> 3] == g1) & (ch.u8[p + 2] == htype)
+            same &= code[rows] == -1
+            if same.any():
+                code[rows[same]] = _code(names, name)
+    return code
+
+
+def _code(names: list[str], name: str) -> int:
+    if name not in names:
+        names.append(name)
+    return names.index(name)
+
+
+def _resolve(ch: scan.Chunk, batch: Batch, seen: dict[bytes, list[bytes]], known: Known, code: np.ndarray,
+             names: list[str]) -> dict[int, tuple[list[tuple], Reject | None]]:  # fmt: skip
+    """Walk the slow buffers and resolve every region not matched yet, in file order; returns the walks."""
+    walked: dict[int, tuple[list[tuple], Reject | None]] = {}
+    pending = np.flatnonzero((ch.user - ch.pos > _EXT) & (code == -1))
+    todo = sorted([(b, -1) for b in np.flatnonzero(ch.slow).tolist()]
+                  + list(zip(ch.buffer[pending].tolist(), pending.tolist(), strict=True)))  # fmt: skip
+    data = ch.data
+    for b, i in todo:
+        if i < 0:
+            walked[b] = container.walk(ch.datas[b], ch.offsets[b], seen)
+            for rec in walked[b][0]:
+                if rec[0] == container.EVENT and rec[3]:
+                    _target(batch, rec[3], rec[2][24:40], rec[2][2])
+            continue
+        p, u = int(ch.pos[i]), int(ch.user[i])
+        region, guid, htype = bytes(data[p + _EXT : u]), bytes(data[p + 24 : p + 40]), data[p + 2]
+        target = _target(batch, region, guid, htype)
+        if target is not None and target[6] is not None:
+            code[i] = _code(names, target[0].event_name)
+            known.add(region, guid, htype, target[0].event_name)
+    return walked
+
+
+def _target(batch: Batch, region: bytes, guid: bytes, htype: int) -> list | None:
+    try:
+        return batch.target(region, guid, htype)
+    except _DECODE_ERRORS:
+        return None  # the record's own `Batch.add` raises it again and rejects the record
+
+
+def _family(ch: scan.Chunk, batch: Batch, known: Known, name: str,
+            rows: np.ndarray) -> tuple[np.ndarray, dict, np.ndarray]:  # fmt: skip
+    """(rows that decoded, their columns, rows flagged for the scalar decoder) of one family's records."""
+    fam = sleepwalker.FAMILIES[name]
+    raw, ok = vector.decode(ch.u8, ch.data, batch.segments(name), ch.user[rows], ch.stop[rows], known.widths)
+    good = rows[ok]
+    cols = sleepwalker.columns(fam, raw, len(good))
+    p = ch.pos[good]
+    ids, stamps = ch.words[(p + 8) >> 3], ch.words[(p + 16) >> 3].view(np.int64)
+    cols.update(batch.header_columns(stamps, ids >> 32, ids & 0xFFFFFFFF, ch.file_offset(p, ch.buffer[good])))
+    return good, cols, rows[~ok]
+
+
+def _by_buffer(ch: scan.Chunk, code: np.ndarray, decoded: list) -> list[tuple]:
+    """Per buffer: (records for `Batch.add` with their family code or -1, and per family the rows decoded)."""
+    count = len(ch.offsets)
+    one_by_one: list[list[tuple[int, int]]] = [[] for _ in range(count)]
+    for i in np.flatnonzero(code == -1).tolist():
+        one_by_one[int(ch.buffer[i])].append((i, -1))
+    for c, (_good, _cols, flagged) in enumerate(decoded):
+        for i in flagged.tolist():
+            one_by_one[int(ch.buffer[i])].append((i, c))
+    bounds = [np.searchsorted(ch.buffer[good], np.arange(count + 1)).tolist() for good, _cols, _f in decoded]
+    out = []
+    for b in range(count):
+        spans = [(c, bounds[c][b], bounds[c][b + 1]) for c in range(len(decoded)) if bounds[c][b] < bounds[c][b + 1]]
+        out.append((sorted(one_by_one[b]), spans))
+    return out
+
+
+def _replay(ch: scan.Chunk, batch: Batch, names: list[str], decoded: list, singles: list[tuple[int, int]],
+            spans: list[tuple[int, int, int]]) -> Iterator[Reject]:  # fmt: skip
+    """One fast buffer into the batch, in record order."""
+    cursor = {c: start for c, start, _stop in spans}
+    stops = {c: stop for c, _start, stop in spans}
+    for i, c in singles:
+        if c >= 0 and c in cursor:  # the family's decoded rows before this one go first
+            split = int(np.searchsorted(decoded[c][0], i))
+            if split > cursor[c]:
+                batch.families[names[c]].append(Slice(decoded[c][1], cursor[c], split))
+                batch.size += split - cursor[c]
+                cursor[c] = split
+        rejected = batch.add(_record(ch, i))
+        if rejected is not None:
+            yield rejected
+    for c, start in cursor.items():
+        if stops[c] > start:
+            batch.families[names[c]].append(Slice(decoded[c][1], start, stops[c]))
+            batch.size += stops[c] - start
+
+
+def _record(ch: scan.Chunk, i: int) -> tuple:
+    """The `container.walk` tuple of record `i`."""
+    p, u, stop, b = int(ch.pos[i]), int(ch.user[i]), int(ch.stop[i]), int(ch.buffer[i])
+    data = ch.data
+    offset = ch.offsets[b] + p - int(ch.bases[b])
+    return (container.EVENT, offset, bytes(data[p : p + _EXT]), bytes(data[p + _EXT : u]), bytes(data[u:stop]))

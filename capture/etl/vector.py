@@ -1,0 +1,161 @@
+"""One schema's segments (`fields.Segments`) decoded for all its events of a chunk at once, with numpy.
+
+Events of a schema share their layout up to the strings and binary, so each part is one array operation over all
+of them: a fixed run is a gather of equal-width rows viewed through its structured dtype, a string is a search for
+its NUL in a window after the current position (a wider one, then `bytes.find`, for the few that go on), binary is
+its u16 count and a flat gather. Strings repeat heavily (a few class names, paths and keys), so each distinct
+string is decoded once: rows are hashed as 64-bit words and every row is compared with its representative.
+
+The rules are the scalar segment decoder's, position for position. An event that breaks one (a fixed run or a
+count past the user data, a string with no terminator) is only *flagged*: the caller hands it to the scalar
+decoder, whose exception becomes the reject with its usual message.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from numpy.lib.stride_tricks import sliding_window_view
+
+from swk.capture.etl import fields as fd
+from swk.capture.etl.scan import SLACK
+
+WIDTHS = (16, 512)  # smallest and largest window searched for a string's terminator (bytes, powers of two)
+# Random odd multipliers for row hashes, drawn per process (strings are attacker-controlled; see columns.py).
+_MULTIPLIERS = np.random.default_rng().integers(1, 2**63, size=WIDTHS[1] // 8 + 1, dtype=np.uint64) * 2 + 1
+
+
+def decode(u8: np.ndarray, data: bytearray, segments: fd.Segments, start: np.ndarray, stop: np.ndarray,
+           widths: dict[tuple[int, int], int]) -> tuple[dict[str, object], np.ndarray]:  # fmt: skip
+    """(field values of the events that decode, by name; which events decode) for user data `data[start:stop]`.
+
+    `widths` carries, per string field, the window that held nearly all of its strings last time.
+    """
+    n = len(start)
+    p = start.copy()
+    ok = np.ones(n, dtype=bool)
+    fixed: list[tuple[np.dtype, np.ndarray]] = []
+    strings: list[tuple[str, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]] = []
+    binary: list[tuple[str, np.ndarray, np.ndarray]] = []
+    for k, (kind, what, in_type) in enumerate(segments.parts):
+        if kind == "fixed":
+            ok &= p + what.itemsize <= stop  # type: ignore[union-attr]
+            fixed.append((what, p))  # type: ignore[arg-type]
+            p = np.where(ok, p + what.itemsize, p)  # type: ignore[union-attr]
+        elif in_type in (fd.UNICODESTRING, fd.ANSISTRING):
+            width = 2 if in_type == fd.UNICODESTRING else 1
+            key = (id(segments), k)
+            size = widths.get(key, 256 if width == 2 else 32)  # paths are long, class names short
+            todo = np.flatnonzero(ok)
+            z, win = _terminator(u8, data, p, stop, todo, width, size)
+            ok &= z >= 0
+            strings.append((what, width, p, z, todo, win, size))  # type: ignore[arg-type]
+            widths[key] = _next_width(z[ok] - p[ok] + width)
+            p = np.where(ok, z + width, p)
+        else:  # BINARY / COUNTEDBINARY: u16 byte count, then the bytes
+            ok &= p + 2 <= stop
+            count = np.where(ok, u8[p].astype(np.int64) | u8[p + 1].astype(np.int64) << 8, 0)
+            ok &= p + 2 + count <= stop
+            binary.append((what, p + 2, p + 2 + count))  # type: ignore[arg-type]
+            p = np.where(ok, p + 2 + count, p)
+    rows = np.flatnonzero(ok)
+    raw: dict[str, object] = {}
+    for dtype, at in fixed:
+        rec = _rows(u8, at[rows], dtype.itemsize).view(dtype).reshape(-1)
+        for name in dtype.names or ():
+            raw[name] = rec[name]
+    for name, width, s, z, todo, win, size in strings:
+        slot = np.searchsorted(todo, rows)
+        raw[name] = _texts(data, win, slot, s[rows], z[rows], width, size)
+    for name, s, e in binary:
+        raw[name] = _binary(u8, s[rows], e[rows])
+    return raw, ok
+
+
+def _next_width(lengths: np.ndarray) -> int:
+    """A power of two holding 99% of these strings with their terminator, within WIDTHS."""
+    if not len(lengths):
+        return 64
+    need = int(np.quantile(lengths, 0.99)) if len(lengths) > 100 else int(lengths.max())
+    return int(min(max(1 << max(need - 1, 1).bit_length(), WIDTHS[0]), WIDTHS[1]))
+
+
+def _rows(u8: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
+    """`width` bytes from each position, as a C-contiguous (len(at), width) array."""
+    if width > SLACK:
+        raise ValueError(f"window of {width} bytes is wider than the chunk's slack")
+    return sliding_window_view(u8, width)[at]
+
+
+def _terminator(u8: np.ndarray, data: bytearray, p: np.ndarray, stop: np.ndarray, todo: np.ndarray, width: int,
+                size: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Where the string at each `p` ends: the first NUL (width 1) or the first 0x0000 code unit at an even distance
+    from `p` (width 2), before `stop`; -1 when there is none. Only rows `todo` are searched: first in a window of
+    `size` bytes (returned, one row per `todo`), then with `bytes.find` as the scalar decoder does."""
+    z = np.full(len(p), -1, dtype=np.int64)
+    q = p[todo]
+    win = _rows(u8, q, size)
+    hit = (win.view("<u2") if width == 2 else win) == 0
+    first = hit.argmax(axis=1)
+    at = first * width
+    room = stop[todo] - q
+    found = hit[np.arange(len(todo)), first] & (at + width <= room)
+    z[todo[found]] = q[found] + at[found]
+    for i in todo[~found & (room >= size + width)].tolist():  # longer than the window
+        start, end = int(p[i]), int(stop[i])
+        if width == 1:
+            z[i] = data.find(b"\0", start + size, end)
+            continue
+        at_ = data.find(b"\0\0", start + size, end)
+        while at_ >= 0 and (at_ - start) & 1:
+            at_ = data.find(b"\0\0", at_ + 1, end)
+        z[i] = at_
+    return z, win
+
+
+def _utf16(raw: bytes) -> str:
+    return raw.decode("utf-16-le", "replace")
+
+
+def _texts(data: bytearray, win: np.ndarray, slot: np.ndarray, s: np.ndarray, e: np.ndarray, width: int,
+           size: int) -> pa.Array:  # fmt: skip
+    """Strings `data[s:e]` decoded (UTF-16LE, or 8-bit text), each distinct one once.
+
+    Strings that ended inside their search window are deduplicated from the window rows (`win[slot]`): bytes past
+    the string are zeroed, rows are hashed as 64-bit words, and each row is compared with its representative.
+    """
+    decode = _utf16 if width == 2 else fd.ansi
+    n = len(s)
+    length = e - s
+    texts: list[str] = []
+    index = np.empty(n, dtype=np.int64)
+    inside = np.flatnonzero(length + width <= size)
+    if inside.size:
+        rows = win[slot[inside]] if inside.size < len(win) or (slot[inside] != np.arange(len(win))).any() else win
+        size_ = length[inside]
+        rows = rows * (np.arange(size)[None, :] < size_[:, None])  # bytes after the string do not count
+        words = rows.view(np.uint64)
+        hashes = words @ _MULTIPLIERS[: size // 8] + size_.astype(np.uint64) * _MULTIPLIERS[-1]
+        _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        rep = first[inverse]
+        same = (words == words[rep]).all(axis=1) & (size_ == size_[rep])
+        texts = [decode(rows[i, : size_[i]].tobytes()) for i in first.tolist()]
+        index[inside] = inverse
+        alone = np.concatenate([inside[~same], np.flatnonzero(length + width > size)])
+    else:
+        alone = np.arange(n)
+    for i in alone.tolist():  # hash collisions and strings longer than the window
+        index[i] = len(texts)
+        texts.append(decode(bytes(data[int(s[i]) : int(e[i])])))
+    return pa.array(texts, type=pa.string()).take(pa.array(index))
+
+
+def _binary(u8: np.ndarray, s: np.ndarray, e: np.ndarray) -> pa.Array:
+    """Binary values `u8[s:e]` as one Arrow array (offsets and one flat copy of the bytes)."""
+    length = e - s
+    offsets = np.zeros(len(s) + 1, dtype=np.int64)
+    np.cumsum(length, out=offsets[1:])
+    flat = u8[np.arange(int(offsets[-1])) + np.repeat(s - offsets[:-1], length)]
+    return pa.Array.from_buffers(pa.binary(), len(s), [None, pa.py_buffer(offsets.astype(np.int32)),
+                                                       pa.py_buffer(flat.tobytes())])  # fmt: skip
