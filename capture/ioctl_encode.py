@@ -130,7 +130,7 @@ def realistic_records(n: int, *, seed: int = 1, qpc_start: int = 3_400_000_000, 
     frames[:, 0] = h["OriginAddress"]
     frames[:, 1] = KERNELBASE_BASE + 0x21E3A
     frames[:, 2] = np.where(injector, KERNEL32_BASE + 0x14B20, 0x00007FF6_C0DE_1234)
-    frames[:, 3] = NTDLL_BASE + 0x5CC91
+    frames[:, 3] = np.where(injector, 0, NTDLL_BASE + 0x5CC91)  # unused frames are zero, as the driver leaves them
     h["Frames"] = frames
     h["FrameCount"] = np.where(injector, 3, 4)
     h["DeepAllocationBase"] = np.where(injector, 0x00007FF7_A1B1_0000, NTDLL_BASE)
