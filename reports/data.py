@@ -15,12 +15,13 @@ from typing import Any
 
 import duckdb
 
+from swk.analyze.engine import connect
 from swk.analyze.explain import describe, step_marks
-from swk.analyze.queries import STATUSES, open_analysis
+from swk.analyze.queries import STATUSES, warnings
 from swk.reports import evidence as ev
 from swk.reports import timeline, tree
 from swk.reports.sql import rows
-from swk.store.reader import Case
+from swk.store.reader import Case, open_case
 from swk.store.summary import summarize
 
 OPEN_CARDS = 12  # the most severe cards start open; the rest one click away, so a large report stays scannable
@@ -39,8 +40,9 @@ NOTES = (
 class Limits:
     """How much one report draws; everything beyond is counted and summarised."""
 
-    cards: int = 300
-    evidence: int = 40
+    cards: int = 200
+    per_name: int = 12
+    evidence: int = 25
     groups: int = 500
     tree_nodes: int = 400
     pairs: int = 40
@@ -80,13 +82,14 @@ class Names:
 def assemble(case_spec: str | Path | Case, *, title: str | None = None, min_severity: int = 0,
              limits: Limits = Limits()) -> dict[str, Any]:  # fmt: skip
     """The report's content for a case."""
-    analysis = open_analysis(case_spec)
-    con = analysis.con
+    case = case_spec if isinstance(case_spec, Case) else open_case(case_spec)
+    con = connect(case)
     try:
-        # Every report query reads the detections; computed once here (a temp table shadows the view).
-        con.execute("CREATE OR REPLACE TEMP TABLE detections AS SELECT * FROM main.detections")
-        return _assemble(con, analysis.case, title=title, min_severity=min_severity, limits=limits) | {
-            "warnings": analysis.warnings}
+        rows(con, "found")
+        # `swk analyze`'s warnings read its `found` table: here the same detections, computed once for both.
+        con.execute("CREATE OR REPLACE TEMP VIEW found AS SELECT * FROM report_found")
+        return _assemble(con, case, title=title, min_severity=min_severity, limits=limits) | {
+            "warnings": warnings(con)}
     finally:
         con.close()
 
@@ -97,6 +100,8 @@ def _assemble(con: duckdb.DuckDBPyConnection, case: Case, *, title: str | None, 
     names = Names(con)
     p = asdict(limits) | {"min_severity": min_severity}
     rows(con, "shown", **p)
+    triggers = [t for (t,) in con.execute("SELECT trigger_event_id FROM report_shown").fetchall()]
+    rows(con, "cited", triggers=triggers)
     rows(con, "evidence", **p)
     counts = rows(con, "counts")
     cards = _cards(con, names, p)
@@ -174,7 +179,10 @@ def _cards(con: duckdb.DuckDBPyConnection, names: Names, p: dict[str, Any]) -> l
     dropped: dict[int, list[dict[str, Any]]] = {}
     for r in rows(con, "evidence_dropped"):
         dropped.setdefault(r["detection_id"], []).append(r)
-    shown = rows(con, "shown_cards")
+    cited: dict[int, list[int]] = {}
+    for detection, event in con.execute("SELECT detection_id, event_id FROM report_cited ORDER BY 1, 2").fetchall():
+        cited.setdefault(detection, []).append(event)
+    shown = [d | {"evidence": cited.get(d["id"], [])} for d in rows(con, "shown_cards")]
     if any(d["engine"] == "controller" and d["status"] != "live-only" for d in shown):
         # explain.step_marks reads controller_steps once per card: computed once here instead of per card.
         con.execute("CREATE OR REPLACE TEMP TABLE controller_steps AS SELECT * FROM main.controller_steps")

@@ -2,12 +2,9 @@
 -- plus its trigger row; `total` and the per-family counts of what was left out come with every row, so the card
 -- can say exactly what it does not show. Rows are fetched once however many cards cite them.
 CREATE OR REPLACE TEMP TABLE report_evidence AS
-WITH cited AS (
-    SELECT id AS detection_id, trigger_event_id, unnest(evidence) AS event_id FROM report_shown
-),
-rows AS (
+WITH rows AS (
     SELECT c.detection_id, c.trigger_event_id, e.event_id, e.ts, e.family
-    FROM cited AS c
+    FROM report_cited AS c
     JOIN events AS e ON e.event_id = c.event_id
 ),
 ranked AS (

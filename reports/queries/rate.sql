@@ -9,6 +9,6 @@ GROUP BY ALL
 UNION ALL
 SELECT 'detection', CAST(severity AS VARCHAR),
        least(CAST(floor((epoch_us(ts) - $lo) * $buckets / ($hi - $lo + 1)) AS BIGINT), $buckets - 1), count(*)
-FROM detections
+FROM report_found
 WHERE ts IS NOT NULL
 GROUP BY ALL;

@@ -2,10 +2,10 @@
 SELECT role, host, pid, n, max_severity
 FROM (
     SELECT 'actor' AS role, host, actor_pid AS pid, count(*) AS n, max(severity) AS max_severity
-    FROM detections WHERE (severity >= $min_severity OR severity IS NULL) AND actor_pid IS NOT NULL GROUP BY ALL
+    FROM report_found WHERE (severity >= $min_severity OR severity IS NULL) AND actor_pid IS NOT NULL GROUP BY ALL
     UNION ALL
     SELECT 'target', host, target_pid, count(*), max(severity)
-    FROM detections
+    FROM report_found
     WHERE (severity >= $min_severity OR severity IS NULL) AND target_pid IS NOT NULL AND target_pid <> 0
     GROUP BY ALL
 ) AS t
