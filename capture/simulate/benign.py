@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import ClassVar
 
+from swk.capture.simulate.bulk import Bulk
 from swk.capture.simulate.host import Process
-from swk.capture.simulate.modules import COMMON_DLLS
-from swk.capture.simulate.sim import MS, Simulation, hkcu
+from swk.capture.simulate.sim import MS, Simulation
 from swk.capture.simulate.world import EDGE, S32, Baseline
 
 # Spawn templates: (parent role, image, command line, gui, wow64, loader threads, lifetime range s).
@@ -33,135 +34,104 @@ SPAWNS = (
     ("steam", "C:\\Program Files (x86)\\Steam\\bin\\steamservice.exe", '"C:\\Program Files (x86)\\Steam\\bin\\steamservice.exe" /RunAsService', False, True, 2, (30, 600)),
 )  # fmt: skip
 CONSOLE_CHILDREN = ("ipconfig.exe /all", "whoami.exe /groups", "ping.exe -n 2 10.0.0.1", "tasklist.exe", "where.exe git")
-RELATIVE_KEYS = (
-    "Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\Advanced", "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon",
-    "System\\CurrentControlSet\\Control\\Nls\\CodePage", "Software\\Classes\\CLSID\\{9BA05972-F6A8-11CF-A442-00A0C90A8F39}\\InprocServer32",
-    "SOFTWARE\\Microsoft\\Cryptography\\Defaults\\Provider", "Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings",
-    "SOFTWARE\\Policies\\Microsoft\\Windows\\System", "System\\CurrentControlSet\\Services\\Tcpip\\Parameters",
-    "Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders", "SOFTWARE\\Microsoft\\Ole",
-    "Control Panel\\Desktop", "Software\\Microsoft\\Windows\\DWM", "SOFTWARE\\Microsoft\\Windows Defender\\Features",
-)  # fmt: skip
-ABSOLUTE_KEYS = (
-    "\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList",
-    "\\REGISTRY\\MACHINE\\SYSTEM\\ControlSet001\\Control\\Session Manager\\Environment",
-    "\\REGISTRY\\MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Explorer\\FolderDescriptions",
-)  # fmt: skip
 SERVICE_KEY = "\\REGISTRY\\MACHINE\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters\\Interfaces"  # RTL_REGISTRY_SERVICES
 RUN_KEYS = ("Software\\Microsoft\\Windows\\CurrentVersion\\Run", "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
             "Software\\Microsoft\\Windows\\CurrentVersion\\RunOnce")  # fmt: skip
-SET_KEYS = (("Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\UserAssist\\{CEBFF5CD-ACE2-4F4F-9178-9926F41749EA}\\Count", "HRZR_PGYFRFFVBA", (3, 72)),
-            ("Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\RecentDocs", "MRUListEx", (3, 40)),
-            ("Software\\Microsoft\\Edge\\BLBeacon", "failed_count", (4, 4)))  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Mix:
-    """Relative weights of the benign activities (each activity is one or a few operations)."""
+    """Relative weights of the benign activities (each activity is one or a few operations).
 
-    handle: float = 40.0
-    registry: float = 34.0
-    run_key_read: float = 0.3
-    thread: float = 7.0
-    image: float = 6.0
-    spawn: float = 0.35
-    browser: float = 0.25
-    ctrl_event: float = 0.03
-    ti_write: float = 1.0
+    The defaults follow the proportions of a busy Windows 11 workstation's kernel telemetry: registry opens first,
+    then handle opens, a few DLL loads, threadpool threads, and a process start every second or two.
+    """
 
-    # Rows an activity yields on average (its records plus the noise detections they raise), measured on the
-    # default mix; used to turn an events-per-second target into an activity rate.
+    registry: float = 55.0
+    handle: float = 33.0
+    image: float = 4.0
+    thread: float = 2.4
+    run_key_read: float = 0.05
+    service_key_read: float = 0.05
+    spawn: float = 0.06
+    browser: float = 0.04
+    ctrl_event: float = 0.005
+    ti_write: float = 0.3
+
+    SIMPLE: ClassVar[tuple[str, ...]] = ("registry", "handle", "image")  # generated in bulk (`bulk.py`)
+    COMPLEX: ClassVar[tuple[str, ...]] = ("thread", "run_key_read", "service_key_read", "spawn", "browser",
+                                          "ctrl_event", "ti_write")  # fmt: skip
+
     def rows_per_activity(self) -> float:
-        """Average case rows per activity."""
-        cost = {"handle": 1.0, "registry": 1.0, "run_key_read": 2.0, "thread": 2.5, "image": 1.0, "spawn": 46.0,
-                "browser": 36.0, "ctrl_event": 3.0, "ti_write": 1.0}  # fmt: skip
+        """Average case rows per activity (its records and the noise detections they raise, measured)."""
+        cost = {"registry": 1.0, "handle": 1.0, "image": 1.0, "thread": 2.6, "run_key_read": 4.0,
+                "service_key_read": 2.0, "spawn": 60.0, "browser": 45.0, "ctrl_event": 3.0, "ti_write": 1.0}  # fmt: skip
         total = sum(getattr(self, k) for k in cost)
         return sum(getattr(self, k) * v for k, v in cost.items()) / total
+
+    def share(self, names: tuple[str, ...]) -> float:
+        """The fraction of activities among `names`."""
+        total = sum(getattr(self, k) for k in self.SIMPLE + self.COMPLEX)
+        return sum(getattr(self, k) for k in names) / total
 
 
 class Benign:
     """Generates benign activities into a simulation between `start_us` and `end_us`."""
 
-    def __init__(self, sim: Simulation, base: Baseline, *, events_per_s: float, mix: Mix = Mix(), seed: int = 1) -> None:
+    def __init__(self, sim: Simulation, base: Baseline, *, events_per_s: float, mix: Mix = Mix(), seed: int = 1,
+                 reference: bool = False) -> None:  # fmt: skip
         self.sim = sim
         self.base = base
         self.rng = random.Random(f"benign:{seed}")
         self.mix = mix
-        self.gap_us = 1e6 / (events_per_s / mix.rows_per_activity())
+        activities = events_per_s / mix.rows_per_activity()
+        self.complex_rate = activities * mix.share(Mix.COMPLEX)
+        weights = tuple(getattr(mix, k) for k in Mix.SIMPLE)
+        self.bulk = Bulk(sim, base, activities * mix.share(Mix.SIMPLE), weights, seed, reference) if sum(weights) else None
         self.alive: list[Process] = [p for p in base.all() if not p.wow64]
         self.consoles: list[Process] = []
         self.renderers: list[Process] = list(base.edge_children[2:])
-        weights = [(name, getattr(mix, name)) for name in ("handle", "registry", "run_key_read", "thread", "image",
-                                                            "spawn", "browser", "ctrl_event", "ti_write")]  # fmt: skip
-        self._names = [n for n, w in weights if w > 0]
-        self._cum = []
+        self._names = [n for n in Mix.COMPLEX if getattr(mix, n) > 0]
+        self._cum: list[float] = []
         acc = 0.0
-        for _, w in weights:
-            if w > 0:
-                acc += w
-                self._cum.append(acc)
+        for name in self._names:
+            acc += getattr(mix, name)
+            self._cum.append(acc)
         self.activities = 0
 
     def run(self, start_us: int, end_us: int) -> None:
         """Interleave benign activities with the simulation's scheduled actions until `end_us`."""
-        sim, rng = self.sim, self.rng
-        expovariate, choose = rng.expovariate, rng.choices
-        ts = float(start_us)
-        rate = 1.0 / self.gap_us
+        sim, rng, bulk = self.sim, self.rng, self.bulk
+        if bulk is not None:
+            sim.before = bulk.flush_until
         handlers = {name: getattr(self, "_" + name) for name in self._names}
         names, cum = self._names, self._cum
-        while True:
-            ts += expovariate(rate)
+        ts = float(start_us)
+        while self.complex_rate > 0:
+            ts += rng.expovariate(self.complex_rate) * 1e6  # the rate is per second, times are µs
             now = int(ts)
             if now >= end_us:
                 break
             sim.run_until(now)
+            if bulk is not None:
+                bulk.flush_until(now)
             sim.now = now
-            handlers[choose(names, cum_weights=cum)[0]](now)
+            handlers[rng.choices(names, cum_weights=cum)[0]](now)
             self.activities += 1
         sim.run_until(end_us)
+        if bulk is not None:
+            bulk.flush_until(end_us)
+            self.activities += bulk.applied
+        sim.before = None
 
     # -- activities ---------------------------------------------------------------------------------------------
 
     def _pick(self) -> Process:
         return self.alive[self.rng.randrange(len(self.alive))]
 
-    def _handle(self, ts: int) -> None:
-        rng, sim, base = self.rng, self.sim, self.base
-        r = rng.random()
-        target = self._pick()
-        if r < 0.35:
-            sim.open_process(ts, base.defender, target, 0x1410, threadpool=True)
-        elif r < 0.70:
-            caller = rng.choice(base.svchosts)
-            sim.open_process(ts, caller, target, rng.choice((0x1000, 0x1000, 0x101000, 0x1400)), threadpool=True)
-        elif r < 0.80:
-            sim.open_process(ts, rng.choice((base.explorer, *base.user)), target, rng.choice((0x1000, 0x100000, 0x1010)))
-        elif r < 0.86:
-            sim.open_process(ts, base.steam, target, 0x1000)
-        elif r < 0.90:
-            sim.open_process(ts, base.wmi, target, 0x1410, "QueryDebugInformation")
-        elif r < 0.96:
-            sim.duplicate(ts, rng.choice(base.svchosts[:3]), target, 0x101000)
-        else:
-            proc = self._pick()
-            if proc.threads:
-                sim.open_thread(ts, base.defender, proc, rng.choice(proc.threads), 0x0A)  # GET_CONTEXT|SUSPEND_RESUME
-
-    def _registry(self, ts: int) -> None:
-        rng, sim = self.rng, self.sim
-        proc = self._pick()
-        r = rng.random()
-        if r < 0.70:
-            sim.registry(ts, proc, "OPEN_KEY", rng.choice(RELATIVE_KEYS))
-        elif r < 0.85:
-            sim.registry(ts, proc, "OPEN_KEY", rng.choice(ABSOLUTE_KEYS))
-        elif r < 0.87:
-            sim.registry(ts, proc, "OPEN_KEY", SERVICE_KEY)
-        elif r < 0.95:
-            key, value, data = rng.choice(SET_KEYS)
-            sim.registry(ts, self.base.explorer, "SET_VALUE", hkcu(key), value, data)
-        else:
-            sim.registry(ts, proc, "CREATE_KEY", "Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\SessionInfo\\1")
+    def _service_key_read(self, ts: int) -> None:
+        """RtlQueryRegistryValues(RTL_REGISTRY_SERVICES, ...) builds an absolute path under CurrentControlSet."""
+        self.sim.registry(ts, self._pick(), "OPEN_KEY", SERVICE_KEY)
 
     def _run_key_read(self, ts: int) -> None:
         proc = self.rng.choice((self.base.explorer, self.base.defender, *self.base.svchosts[3:5]))
@@ -171,14 +141,11 @@ class Benign:
         self.sim.at(ts + 150, self.sim.registry, proc, "OPEN_KEY", again)
 
     def _thread(self, ts: int) -> None:
+        """A threadpool worker; it exits after idling (threadpool workers time out after seconds to minutes)."""
         proc = self._pick()
-        self.sim.new_thread(ts, proc, "threadpool")
-
-    def _image(self, ts: int) -> None:
-        proc = self._pick()
-        spec = self.rng.choice(COMMON_DLLS[16:])
-        self.sim.driver.load_image(ts, proc.pid, proc.threads[0].tid if proc.threads else 0,
-                                   self.sim.host.bases[spec], spec.size, spec.path)  # fmt: skip
+        thread = self.sim.new_thread(ts, proc, "threadpool")
+        lifetime = int(self.rng.uniform(1, 120) * 1e6)
+        self.sim.at(ts + lifetime, lambda _ts, p=proc, th=thread: self.sim.host.exit_thread(p, th))
 
     def _spawn(self, ts: int) -> None:
         rng, base = self.rng, self.base

@@ -43,7 +43,7 @@ def nt_path(win32: str) -> str:
     return VOLUME + win32[2:] if win32[1:3] == ":\\" else win32
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a thread is itself, whatever its fields
 class Thread:
     """A thread and its stack bounds (TEB NT_TIB StackLimit, StackBase)."""
 
@@ -51,7 +51,7 @@ class Thread:
     stack: tuple[int, int]
 
 
-@dataclass
+@dataclass(eq=False)  # identity: list membership must not compare every field
 class Process:
     """A process as the host knows it."""
 
@@ -112,12 +112,13 @@ class Host:
     # -- identifiers ------------------------------------------------------------------------------------------------
 
     def new_cid(self) -> int:
-        """A free client id (pids and tids share one table, multiples of 4)."""
-        while True:
-            cid = self.rng.randrange(0x40, 0x2800) * 4
+        """A free client id (pids and tids share one table, multiples of 4, below 0x18000 like a busy host's)."""
+        for _ in range(10_000):
+            cid = self.rng.randrange(0x40, 0x6000) * 4
             if cid not in self._cids:
                 self._cids.add(cid)
                 return cid
+        raise RuntimeError("client-id table full: threads or processes are never exiting")
 
     def new_start_key(self) -> int:
         """The next process start key."""
@@ -160,6 +161,13 @@ class Host:
         proc.threads.append(thread)
         self._threads[tid] = (proc.pid, thread)
         return thread
+
+    def exit_thread(self, proc: Process, thread: Thread) -> None:
+        """A thread ends (the driver ignores exits); its id is free again."""
+        if thread in proc.threads and len(proc.threads) > 1:
+            proc.threads.remove(thread)
+            self._threads.pop(thread.tid, None)
+            self._cids.discard(thread.tid)
 
     def exit_process(self, pid: int) -> None:
         """Mark a process exited and free its ids for reuse."""

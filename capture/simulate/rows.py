@@ -79,18 +79,27 @@ class CaseSink:
         self._classes: dict[Classification, int] = {}
         self._class_list: list[Classification] = []
         self._rows: dict[str, list[tuple]] = {family: [] for family in LAYOUT}
+        self.producers: list[Any] = []  # build their own rows at flush (`tables(sink)`), ids taken with `take`
+
+    def take(self, rows: int) -> None:
+        """`rows` event ids are used by a producer's rows (it numbered them from `next_id`)."""
+        self.next_id += rows
+        self.pending += rows
+        if self.pending >= self.batch_rows:
+            self.flush()
 
     def qpc(self, ts: int) -> int:
         """The host's QPC value at `ts` (µs)."""
         return (ts - self.boot_us) * self.freq // 1_000_000
 
-    def _check_time(self, ts: int) -> None:
-        if ts < self.last_ts:  # the replay's order is (ts, event_id): a record must never go back in time
+    def check_time(self, ts: int) -> None:
+        """Refuse a record older than the last one (the replay's order is (ts, event_id))."""
+        if ts < self.last_ts:
             raise AssertionError(f"record at {ts} after one at {self.last_ts}")
         self.last_ts = ts
 
     def _add(self, family: str, ts: int, header: tuple[int, int], values: tuple) -> int:
-        self._check_time(ts)
+        self.check_time(ts)
         eid = self.next_id
         self.next_id += 1
         self._rows[family].append((eid, ts, header[0], header[1], *values))
@@ -104,7 +113,7 @@ class CaseSink:
     def handle(self, ts: int, header: tuple[int, int], caller: int, target: int, access: int, cls: Classification,
                flags: int, sample: bytes, is_thread: bool, is_duplicate: bool, sequence: int) -> int:  # fmt: skip
         """A HandleTelemetry row that is also IOCTL record `sequence`."""
-        self._check_time(ts)
+        self.check_time(ts)
         index = self._classes.get(cls)
         if index is None:
             index = self._classes[cls] = len(self._class_list)
@@ -171,6 +180,7 @@ class CaseSink:
             return
         tables = [self._handle_table()] if self._handles else []
         tables += [self._family_table(family, rows) for family, rows in self._rows.items() if rows]
+        tables += [table for producer in self.producers for table in producer.tables(self)]
         table = pa.concat_tables(tables, promote_options="default")
         table = table.take(pc.sort_indices(table.column("event_id")))
         self.rows += table.num_rows
@@ -187,7 +197,8 @@ class CaseSink:
             return pc.multiply(since_boot, self.freq // 1_000_000)
         return pa.array([self.qpc(v) for v in ts.to_pylist()], type=pa.int64())
 
-    def _common(self, cols: list[tuple], n: int, family: str, kind: str, provider: str, event: str | None) -> dict:
+    def common(self, cols: list, n: int, family: str, kind: str, provider: str, event: str | None) -> dict:
+        """The common columns of `n` rows of one kind: cols = (event ids, ts, header pids, header tids)."""
         ts = pa.array(cols[1], type=pa.int64())
         return {"event_id": pa.array(cols[0], type=pa.int64()), "ts": ts.cast(EVENTS.field("ts").type),
                 "raw_clock": self._qpc(ts),
@@ -199,16 +210,16 @@ class CaseSink:
         cols = list(zip(*rows, strict=True))
         n = len(rows)
         if family == "controller":
-            out = self._common(cols, n, "detection", "sleepwalker:controller:detection", CONTROLLER_PROVIDER,
+            out = self.common(cols, n, "detection", "sleepwalker:controller:detection", CONTROLLER_PROVIDER,
                                "DetectionTelemetry")  # fmt: skip
         elif family == "ti":
-            out = self._common(cols, n, "ti", "", THREAT_INTEL_PROVIDER_NAME, None)
+            out = self.common(cols, n, "ti", "", THREAT_INTEL_PROVIDER_NAME, None)
             names = cols[4 + LAYOUT["ti"].index("event_name")]
             out["kind"] = pa.array(["ti:etw:" + name for name in names])
             out["level"] = _repeat(4, n, pa.int32())
         else:
             event = EVENT_OF[family]
-            out = self._common(cols, n, family, f"sleepwalker:etw:{event}", PROVIDER_NAME, event)
+            out = self.common(cols, n, family, f"sleepwalker:etw:{event}", PROVIDER_NAME, event)
         for name, values in zip(LAYOUT[family], cols[4:], strict=True):
             out[name] = pa.array(values, type=EVENTS.field(name).type)
         return pa.table(out)
@@ -217,49 +228,56 @@ class CaseSink:
         rows = self._handles
         n = len(rows)
         cols = list(zip(*rows, strict=True))
-        index = pa.array(cols[11], type=pa.int32())
-        cl = self._class_list
-        i64, i32, boolean, text = pa.int64(), pa.int32(), pa.bool_(), pa.string()
-
-        def per_class(values: list, type_: pa.DataType) -> pa.Array:
-            return pa.array(values, type=type_).take(index)
-
+        i64, boolean = pa.int64(), pa.bool_()
         flags = pa.array(cols[7], type=i64)
         captured = [bool(f & _CAPTURED) for f in cols[7]]
-        out = self._common(cols, n, "handle", "sleepwalker:etw:HandleTelemetry", PROVIDER_NAME, "HandleTelemetry")
+        out = self.common(cols, n, "handle", "sleepwalker:etw:HandleTelemetry", PROVIDER_NAME, "HandleTelemetry")
         out.update({
-            "actor_pid": pa.array(cols[4], type=i64),
-            "target_pid": pa.array(cols[5], type=i64),
-            "access_mask": pa.array(cols[6], type=i64),
-            "flags": flags,
-            "stream_mask": pc.if_else(pc.not_equal(pc.bit_wise_and(flags, _MEMORY_RELATED), 0), _HANDLE_MEMORY,
-                                      _HANDLE_ONLY),
-            "sequence": pa.array(cols[8], type=i64),
-            "is_thread_object": pa.array(cols[9], type=boolean),
+            "actor_pid": pa.array(cols[4], type=i64), "target_pid": pa.array(cols[5], type=i64),
+            "access_mask": pa.array(cols[6], type=i64), "flags": flags, "stream_mask": stream_mask(flags),
+            "sequence": pa.array(cols[8], type=i64), "is_thread_object": pa.array(cols[9], type=boolean),
             "is_duplicate": pa.array(cols[10], type=boolean),
-            "class_id": per_class([c.class_id for c in cl], i32),
-            "class_name": per_class([c.class_name for c in cl], text),
-            "origin_address": per_class([signed(c.origin_address) for c in cl], i64),
-            "origin_protect": per_class([c.origin_protect for c in cl], i64),
-            "origin_path": per_class([c.origin_path for c in cl], text),
-            "exec_protect": per_class([bool(c.flags & _EXEC) for c in cl], boolean),
-            "from_ntdll": per_class([bool(c.flags & _NTDLL) for c in cl], boolean),
-            "from_exe": per_class([bool(c.flags & _EXE) for c in cl], boolean),
-            "frame_count": per_class([len(c.frames) for c in cl], i32),
-            "frames": per_class([_frames(c.frames) for c in cl], pa.list_(FRAME)),
-            "status_open_process": per_class([c.status_open for c in cl], i32),
-            "status_basic_info": per_class([c.status_basic for c in cl], i32),
-            "status_section_name": per_class([c.status_section for c in cl], i32),
-            "deep_alloc_base": per_class([signed(c.deep_alloc_base) for c in cl], i64),
-            "deep_region_size": per_class([c.deep_region_size for c in cl], i64),
-            "deep_region_protect": per_class([c.origin_protect for c in cl], i64),
-            "deep_region_state": per_class([c.deep_region_state for c in cl], i64),
-            "deep_region_type": per_class([c.deep_region_type for c in cl], i64),
-            "deep_sample_size": pa.array([64 if c else 0 for c in captured], type=i32),
+            **classification_columns(self._class_list, pa.array(cols[11], type=pa.int32())),
+            "deep_sample_size": pa.array([64 if c else 0 for c in captured], type=pa.int32()),
             "deep_sample": pa.array([s if c else b"" for s, c in zip(cols[12], captured, strict=True)],
                                     type=pa.binary()),
         })  # fmt: skip
         return pa.table(out)
+
+
+def stream_mask(flags: pa.Array) -> pa.Array:
+    """Header.StreamMask of handle records: HANDLE, plus MEMORY when MEMORY_RELATED is set."""
+    return pc.if_else(pc.not_equal(pc.bit_wise_and(flags, _MEMORY_RELATED), 0), _HANDLE_MEMORY, _HANDLE_ONLY)
+
+
+def classification_columns(classes: list[Classification], index: pa.Array) -> dict[str, pa.Array]:
+    """The handle columns that come from the stack's classification, for rows pointing into `classes`."""
+    i64, i32, boolean, text = pa.int64(), pa.int32(), pa.bool_(), pa.string()
+
+    def per_class(values: list, type_: pa.DataType) -> pa.Array:
+        return pa.array(values, type=type_).take(index)
+
+    cl = classes
+    return {
+        "class_id": per_class([c.class_id for c in cl], i32),
+        "class_name": per_class([c.class_name for c in cl], text),
+        "origin_address": per_class([signed(c.origin_address) for c in cl], i64),
+        "origin_protect": per_class([c.origin_protect for c in cl], i64),
+        "origin_path": per_class([c.origin_path for c in cl], text),
+        "exec_protect": per_class([bool(c.flags & _EXEC) for c in cl], boolean),
+        "from_ntdll": per_class([bool(c.flags & _NTDLL) for c in cl], boolean),
+        "from_exe": per_class([bool(c.flags & _EXE) for c in cl], boolean),
+        "frame_count": per_class([len(c.frames) for c in cl], i32),
+        "frames": per_class([_frames(c.frames) for c in cl], pa.list_(FRAME)),
+        "status_open_process": per_class([c.status_open for c in cl], i32),
+        "status_basic_info": per_class([c.status_basic for c in cl], i32),
+        "status_section_name": per_class([c.status_section for c in cl], i32),
+        "deep_alloc_base": per_class([signed(c.deep_alloc_base) for c in cl], i64),
+        "deep_region_size": per_class([c.deep_region_size for c in cl], i64),
+        "deep_region_protect": per_class([c.origin_protect for c in cl], i64),
+        "deep_region_state": per_class([c.deep_region_state for c in cl], i64),
+        "deep_region_type": per_class([c.deep_region_type for c in cl], i64),
+    }
 
 
 def _repeat(value: object, n: int, type_: pa.DataType | None = None) -> pa.Array:

@@ -45,6 +45,7 @@ class Options:
     benign: bool = True
     mix: Mix = field(default_factory=Mix)
     formats: tuple[str, ...] = ("ioctl",)
+    reference: bool = False  # run the bulk benign operations one by one (slow; the fast path's reference)
 
 
 @dataclass
@@ -82,9 +83,13 @@ def simulate(out_dir: Path, options: Options) -> Result:
     start_us = to_ns(options.start) // 1000
     boot = options.start - timedelta(seconds=rng.randrange(2 * 3600, 30 * 3600), microseconds=rng.randrange(10**6))
     boot_us = to_ns(boot) // 1000
-    span_ms = sum(SCENARIOS[n].span_ms for n in names) + 2000 * len(names)
-    duration_s = options.duration_s or max(options.events / DEFAULT_RATE if options.benign else 0, span_ms / 1000 + 2)
-    end_us = start_us + int(duration_s * 1e6)
+    # every technique must finish inside the run: scenario i starts at start + 1 s + i * slot
+    longest = max((SCENARIOS[n].span_ms for n in names), default=0) * 1000
+    wanted_s = options.duration_s or (options.events / DEFAULT_RATE if options.benign else 0)
+    needed_us = 2_000_000 + longest + 4_000_000 * max(0, len(names) - 1)
+    end_us = start_us + max(int(wanted_s * 1e6), needed_us)
+    duration_s = (end_us - start_us) / 1e6
+    slot = (end_us - start_us - 2_000_000 - longest) // max(1, len(names) - 1) if len(names) > 1 else 0
     meta = {"seed": options.seed, "host": options.host, "scenarios": list(names), "start": iso(start_us * 1000),
             "end": iso(end_us * 1000), "boot_time": iso(boot_us * 1000), "qpc_frequency": QPC_FREQUENCY,
             "events_requested": options.events if options.benign else 0, "benign": options.benign,
@@ -96,13 +101,13 @@ def simulate(out_dir: Path, options: Options) -> Result:
         writer.begin_input(f"simulate:{options.host}", "simulate", host=options.host)
         sim = Simulation(options.host, options.seed, start_us, boot_us, writer.write, QPC_FREQUENCY)
         base = build(sim)
-        slot = (end_us - start_us) // max(1, len(names))
         for i, name in enumerate(names):
-            SCENARIOS[name].run(sim, base, start_us + i * slot + min(slot // 4, 1000 * MS))
+            SCENARIOS[name].run(sim, base, start_us + 1000 * MS + i * slot)
         sim.schedule_tamper_checks(end_us)
         if options.benign:
             rate = options.events / duration_s
-            Benign(sim, base, events_per_s=rate, mix=options.mix, seed=options.seed).run(start_us, end_us)
+            Benign(sim, base, events_per_s=rate, mix=options.mix, seed=options.seed,
+                   reference=options.reference).run(start_us, end_us)  # fmt: skip
         else:
             sim.run_until(end_us)
         sim.sink.flush()
@@ -120,8 +125,11 @@ def write_outputs(case_path: Path, out_dir: Path, formats: tuple[str, ...], sim:
     from swk.store.reader import open_case
 
     host = sim.host
-    ctx = OutputContext(resolve=host.symbolize, process_image=lambda pid: _win32(host, pid),
-                        query_image=host.image_of, boot_ns=boot_us * 1000, qpc_frequency=QPC_FREQUENCY)  # fmt: skip
+    # the writers call resolve(address, pid); processes that exited during the run are gone from the host, as they
+    # were from the live viewer's view
+    ctx = OutputContext(resolve=lambda address, pid: host.symbolize(pid, address),
+                        process_image=lambda pid: _win32(host, pid), query_image=host.image_of,
+                        boot_ns=boot_us * 1000, qpc_frequency=QPC_FREQUENCY)  # fmt: skip
     written = {}
     for fmt in formats:
         path = out_dir / FORMAT_FILES[fmt]
@@ -134,3 +142,18 @@ def write_outputs(case_path: Path, out_dir: Path, formats: tuple[str, ...], sim:
 def _win32(host: Any, pid: int) -> str | None:
     proc = host.processes.get(pid)
     return proc.path if proc is not None else None
+
+
+def scenario_lines() -> list[str]:
+    """One line per scenario: name, ATT&CK id, what it does (`swk simulate --list`)."""
+    return [f"{s.name:<20} {s.attack:<10} {s.summary}" for s in SCENARIOS.values()]
+
+
+def summary_lines(result: Result) -> list[str]:
+    """What a run wrote, for the terminal."""
+    lines = [f"case      {result.case}  ({result.rows:,} events, host {result.meta['host']}, "
+             f"{result.meta['start']} .. {result.meta['end']}, boot {result.meta['boot_time']})",
+             f"truth     {result.truth}  ({sum(result.detections.values()):,} detections)"]  # fmt: skip
+    lines += [f"{fmt:<9} {path}" for fmt, path in result.outputs.items()]
+    lines += [f"  {count:>8,}  {rule}" for rule, count in result.detections.most_common()]
+    return lines

@@ -44,6 +44,7 @@ class Simulation:
         self.rng = random.Random(f"sim:{seed}")
         self.now = start_us
         self._queue: list[tuple[int, int, Callable[..., Any], tuple]] = []
+        self.before: Callable[[int], None] | None = None  # runs before each action (the bulk stream catches up)
         self._seq = 0
         self._frames: dict[tuple[int, str, bool], tuple[int, ...]] = {}
         self._next_alloc: dict[int, int] = {}
@@ -60,10 +61,12 @@ class Simulation:
         return self._queue[0][0] if self._queue else None
 
     def run_until(self, end_us: int) -> None:
-        """Run every action scheduled before `end_us`, in order."""
-        queue = self._queue
+        """Run every action scheduled before `end_us`, in order (`before(ts)` first, when set)."""
+        queue, before = self._queue, self.before
         while queue and queue[0][0] < end_us:
             ts, _, fn, args = heapq.heappop(queue)
+            if before is not None:
+                before(ts)
             self.now = ts
             fn(ts, *args)
 

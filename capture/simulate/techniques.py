@@ -279,10 +279,10 @@ def direct_syscall(sim: Simulation, base: Baseline, t0: int) -> None:
 @scenario("spoofed-stack", "T1106", {"DIRECT_SYSCALL_SUSPECT_HANDLE_OPERATION": 1,
                                      "STACK_INTEGRITY_ANOMALY_ON_HANDLE_OP": 1})  # fmt: skip
 def spoofed_stack(sim: Simulation, base: Baseline, t0: int) -> None:
-    """An indirect syscall with a spoofed return chain: `syscall` inside ntdll's real stub, a KERNELBASE gadget as
-    return address, the implant's private code above it.
+    """An indirect syscall with a spoofed return chain: ntdll's own `syscall`, a KERNELBASE gadget, private code.
 
-    The origin is ntdll, so the deep path stays closed, but a frame in non-image executable memory sets
+    The stack: `syscall` inside ntdll's real stub, a KERNELBASE gadget as return address, the implant's private code
+    above it. The origin is ntdll, so the deep path stays closed, but a frame in non-image executable memory sets
     STACK_SPOOF_SUSPECT and breaks the module chain and unwind checks: DIRECT_SYSCALL_SUSPECT_HANDLE_OPERATION and
     STACK_INTEGRITY_ANOMALY_ON_HANDLE_OP.
     """
@@ -344,10 +344,9 @@ def ifeo_debugger(sim: Simulation, base: Baseline, t0: int) -> None:
 
 @scenario("service-persistence", "T1543.003", {"HIGH_VALUE_REGISTRY_ACTIVITY": 1})
 def service_persistence(sim: Simulation, base: Baseline, t0: int) -> None:
-    """Service persistence through the native API: NtCreateKey of ...\\CurrentControlSet\\Services\\UpdaterSvc, then its
-    values.
+    """Service persistence through the native API: NtCreateKey of a CurrentControlSet service key, then its values.
 
-    The create's absolute CompleteName contains `\\system\\currentcontrolset\\services\\` (one
+    The create of `...\\CurrentControlSet\\Services\\UpdaterSvc` by its absolute name: its absolute CompleteName contains `\\system\\currentcontrolset\\services\\` (one
     HIGH_VALUE_REGISTRY_ACTIVITY, T1543.003); the value sets are reported with the key's real path through
     `ControlSet001`, which the needle does not name, so they raise nothing.
     """
@@ -362,10 +361,9 @@ def service_persistence(sim: Simulation, base: Baseline, t0: int) -> None:
 @scenario("driver-tamper", "T1014", {"DRIVER_DISPATCH_OR_OBJECT_TAMPER": 2,
                                      "DRIVER_DISPATCH_OR_OBJECT_TAMPER_CLEARED": 1}, span_ms=21000)  # fmt: skip
 def driver_tamper(sim: Simulation, base: Baseline, t0: int) -> None:
-    """A vulnerable driver is loaded and used to patch Sleepwalker's dispatch table, then its unload routine; both
-    are restored 16 s later.
+    """Driver tamper: a vulnerable driver patches Sleepwalker's dispatch table, then its unload routine; then restores.
 
-    The 5000 ms integrity timer reports each change of its mask: DRIVER_DISPATCH_OR_OBJECT_TAMPER for 0x1, again for
+    Both are restored 16 s after the first patch. The 5000 ms integrity timer reports each change of its mask: DRIVER_DISPATCH_OR_OBJECT_TAMPER for 0x1, again for
     0x3, then DRIVER_DISPATCH_OR_OBJECT_TAMPER_CLEARED. The driver's load is an ImageTelemetry of a kernel image.
     """
 

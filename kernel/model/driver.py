@@ -141,6 +141,38 @@ class Driver:
         self._emit(self.engine.handle(eid, ts, caller, target, access, cls.class_id, out_flags, thread), header)
         return eid
 
+    def open_handles(self, ts: list[int], callers: list[int], targets: list[int], accesses: list[int],
+                     kinds: list[str]) -> tuple[list[bool], list[int], list[int]]:  # fmt: skip
+        """The pre-callback and queue effects of many handle opens (kind `process`, `duplicate` or `thread`), as
+        `open_handle` has them one by one, for opens that raise nothing by themselves; then `index_handles` with
+        the published records' event ids. Returns (published, sequence numbers, work-item thread ids)."""
+        kept, sequences, workers = [], [], []
+        record, take, workers_cycle = self.intents.record, self.handle_work.take, self._workers
+        for t, caller, target, access, kind in zip(ts, callers, targets, accesses, kinds, strict=True):
+            flags = intent_flags(access, kind == "thread", kind == "duplicate")
+            if not flags:
+                kept.append(False)
+                continue
+            record(caller, target, access, flags, t)
+            if kind == "thread" and self.apc.check(caller, target, access, t):
+                raise ValueError("a thread open with SET_CONTEXT raises an APC event: use open_handle")
+            ok = take(t)
+            kept.append(ok)
+            if ok:
+                self.sequence += 1
+                sequences.append(self.sequence)
+                workers.append(next(workers_cycle))
+        return kept, sequences, workers
+
+    def index_handles(self, event_ids: list[int], ts: list[int], callers: list[int], targets: list[int],
+                      accesses: list[int], classes: list[Classification]) -> None:  # fmt: skip
+        """The work item's effects of the published records of `open_handles` (their classes raise nothing)."""
+        add = self.engine.handle_index_add
+        for eid, t, caller, target, access, cls in zip(event_ids, ts, callers, targets, accesses, classes, strict=True):
+            if cls.class_id == 2 or cls.deep_key is not None:
+                raise ValueError("a DIRECT or deep-path stack raises detections: use open_handle")
+            add(eid, t, caller, target, access)
+
     def _classify(self, caller: int, tid: int, space: object, frames: tuple[int, ...], kind: str) -> Classification:
         teb = self.world.teb_stack(caller, tid) if space is not None else None
         key = (id(space), getattr(space, "version", 0), frames, kind, teb)

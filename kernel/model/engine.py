@@ -109,6 +109,11 @@ class HostEngine:
 
     # -- families --------------------------------------------------------------------------------------------------
 
+    def handle_index_add(self, eid: int, ts: int, actor: int, target: int, access: int) -> None:
+        """A handle row that raises nothing (class not DIRECT, no route B): only the evidence indexes see it."""
+        self._handles.add(actor, target, eid, ts)
+        self._pending.offer((actor, target, access), eid, ts)
+
     def handle(self, eid: int, ts: int, actor: int | None, target: int | None, access: int | None,
                class_id: int | None, flags: int | None, is_thread_object: bool | None) -> list[Raised]:  # fmt: skip
         """A handle row: DIRECT / STACK (section 1), route-A evidence, route B (section 2)."""

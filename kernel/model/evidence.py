@@ -62,6 +62,8 @@ class PendingApc:
 
     def offer(self, key: tuple[int, int, int], event_id: int, ts: int) -> None:
         """A handle row: it completes every waiting detection of its key still within 1000 ms."""
+        if not self._waiting:
+            return
         waiting = self._waiting.pop(key, None)
         if waiting:
             for since, evidence in waiting:

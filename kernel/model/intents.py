@@ -2,13 +2,13 @@
 
 Entries are (caller, target, access, flags, time); self-opens are recorded too. A query sees exactly the entries the
 ring still holds, i.e. the last 256 writes. Scanning 256 entries per thread event is what the driver does; the model
-keeps per-pair and per-target lists of write serials beside the ring so a query touches only the entries that can
-match, with the same answer (a serial older than `writes - 256` has been overwritten).
+keeps per-pair and per-target lists of write serials beside the ring (appended to, and rebuilt from the ring every
+4096 writes) so a query touches only the entries that can match, with the same answer (a serial older than
+`writes - 256` has been overwritten).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 from swk.kernel.model.timing import INTENT_WINDOW_MS, ms
@@ -37,8 +37,8 @@ class IntentStore:
         self._flags = [0] * RING
         self._ts = [0] * RING
         self.writes = 0
-        self._by_pair: dict[tuple[int, int], deque[int]] = {}
-        self._by_target: dict[int, deque[int]] = {}
+        self._by_pair: dict[tuple[int, int], list[int]] = {}
+        self._by_target: dict[int, list[int]] = {}
 
     def record(self, caller: int, target: int, access: int, flags: int, now_us: int) -> None:
         """Write an intent into the next slot (overwriting the oldest)."""
@@ -47,26 +47,29 @@ class IntentStore:
         self._caller[slot], self._target[slot], self._access[slot] = caller, target, access
         self._flags[slot], self._ts[slot] = flags, now_us
         self.writes = serial + 1
-        live = serial - RING + 1
-        for index, key in ((self._by_pair, (caller, target)), (self._by_target, target)):
-            serials = index.get(key)
-            if serials is None:
-                index[key] = deque((serial,))
-            else:
-                while serials and serials[0] < live:
-                    serials.popleft()
-                serials.append(serial)
+        # append-only between compactions: a query stops at the first overwritten serial anyway
+        pairs = self._by_pair.get((caller, target))
+        if pairs is None:
+            self._by_pair[(caller, target)] = [serial]
+        else:
+            pairs.append(serial)
+        targets = self._by_target.get(target)
+        if targets is None:
+            self._by_target[target] = [serial]
+        else:
+            targets.append(serial)
         if self.writes % _COMPACT_EVERY == 0:
             self._compact()
 
     def _compact(self) -> None:
-        """Drop index lists that only point at overwritten entries (memory stays bounded by distinct live keys)."""
-        live = self.writes - RING
-        for index in (self._by_pair, self._by_target):
-            for key in [k for k, s in index.items() if s[-1] < live]:
-                del index[key]
+        """Rebuild the indexes from the ring (memory stays bounded by the 256 live entries)."""
+        self._by_pair, self._by_target = {}, {}
+        for serial in range(max(0, self.writes - RING), self.writes):
+            slot = serial % RING
+            self._by_pair.setdefault((self._caller[slot], self._target[slot]), []).append(serial)
+            self._by_target.setdefault(self._target[slot], []).append(serial)
 
-    def _recent(self, serials: deque[int] | None, now_us: int, window_ms: int):  # noqa: ANN202
+    def _recent(self, serials: list[int] | None, now_us: int, window_ms: int):  # noqa: ANN202
         """Serials still in the ring and within the window, newest first."""
         if not serials:
             return
