@@ -1,33 +1,39 @@
-"""`make demo` (for now): build a realistic IOCTL record file from the ABI, ingest it, print the case summary."""
+"""`make demo`: simulate a busy Windows 11 host under Sleepwalker, ingest its IOCTL records, print the case summary.
+
+Writes DIR/case.parquet (every event the driver recorded and every detection it raised), DIR/truth.json,
+DIR/events.bin (the IOCTL records a client would have read) and DIR/records.parquet (events.bin read back through
+`swk ingest`, with the boot time the simulation used), then prints what the case holds and what was raised.
+"""
 
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
-from swk.capture.ingest import Options, ingest
-from swk.capture.ioctl_encode import realistic_records, write_records
+from swk.capture.ingest import Options as IngestOptions
+from swk.capture.ingest import ingest
+from swk.capture.simulate.run import Options, simulate
 from swk.store.reader import open_case
 from swk.store.summary import render, summarize
 
-BOOT = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
+DEMO_EVENTS = 200_000
 
 
-def main(out_dir: str) -> None:
-    """Write `<out_dir>/events.bin` (20,000 records plus one damaged record and a torn tail) and its case."""
+def main(out_dir: str = "demo", events: int = DEMO_EVENTS) -> None:
+    """Simulate into `out_dir`, ingest the record file, print the summaries."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    records = realistic_records(20_000, seed=7)
-    data = bytearray(records.tobytes())
-    data[768 * 1000 + 64 : 768 * 1000 + 68] = (97).to_bytes(4, "little")  # record 1000: FrameCount=97
-    data += records[:1].tobytes()[:100]  # a torn final record
-    events = out / "events.bin"
-    write_records(events, [bytes(data)])
-    case = out / "case.parquet"
-    ingest([events], case, Options(host="WS01", boot_time=BOOT), announce=lambda m: print(m, file=sys.stderr))
-    print(render(summarize(open_case(case))))
+    result = simulate(out, Options(events=events, formats=("ioctl",)))
+    records = out / "records.parquet"
+    say = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    say(f"$ swk ingest {result.outputs['ioctl']} -o {records} --boot-time {result.meta['boot_time']}")
+    manifest = ingest([result.outputs["ioctl"]], records, IngestOptions(host=result.meta["host"],
+                      boot_time=result.boot_time), announce=say)  # fmt: skip
+    print(render(summarize(open_case(result.case))))
+    print(f"\nrecords   {records}: {manifest['rows']:,} IOCTL records, {manifest['rejects']:,} rejects")
+    print(f"truth     {result.truth}: {sum(result.detections.values()):,} detections raised live")
+    for rule, count in result.detections.most_common():
+        print(f"  {count:>8,}  {rule}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "demo")
+    main(*sys.argv[1:2])
