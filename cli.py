@@ -370,6 +370,51 @@ def sql(case: Path, query: str | None, fmt: str, params: tuple[tuple[str, str], 
     except duckdb.Error as exc:
         raise click.ClickException(for_terminal(str(exc).splitlines()[0])) from None
 
+
+@cli.command()
+@click.argument("scenarios", nargs=-1)
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="directory to write case.parquet, truth.json and the requested outputs into")
+@click.option("--seed", type=int, default=1, show_default=True, help="the same seed gives the same host and events")
+@click.option("--events", type=click.IntRange(min=0), default=200_000, show_default=True,
+              help="approximate events of benign background activity (0: the techniques alone)")
+@click.option("--duration", type=click.FloatRange(min=1), help="simulated seconds [default: events / 1000]")
+@click.option("--host", default="WS-ALICE01", show_default=True, help="host name")
+@click.option("--start", callback=parse_utc, help="UTC start of the capture [default: 2026-03-02T09:00:00Z]")
+@click.option("--formats", default="ioctl", show_default=True,
+              help="Sleepwalker outputs to write, comma-separated: ioctl,jsonl,console,printer,suite,controller,etl "
+                   "(empty: none)")
+@click.option("--list", "list_", is_flag=True, help="list the scenarios (name, ATT&CK id, description) and exit")
+@reports_errors
+def simulate(scenarios: tuple[str, ...], output: Path | None, seed: int, events: int, duration: float | None,
+             host: str, start: datetime | None, formats: str, list_: bool) -> None:
+    """Simulate a Windows 11 host under Sleepwalker: techniques with known detections, benign noise around them.
+
+    With no SCENARIO, every technique runs on a busy host. Writes DIR/case.parquet (one row per event the driver
+    recorded, and every detection it and its controller raised), DIR/truth.json (those detections with their
+    evidence event ids) and the requested Sleepwalker outputs (ioctl: DIR/events.bin).
+
+    \b
+    Example:
+        swk simulate --list
+        swk simulate -o sim --events 200000
+        swk simulate process-hollowing crt-shellcode -o sim --events 0 --formats ioctl,jsonl,console
+    """  # fmt: skip
+    from swk.capture.simulate import run
+
+    if list_:
+        click.echo("\n".join(for_terminal(line) for line in run.scenario_lines()))
+        return
+    if output is None:
+        raise click.UsageError("give -o DIR (or --list)")
+    options = run.Options(seed=seed, host=host, events=events, duration_s=duration, benign=events > 0,
+                          scenarios=scenarios or None, formats=tuple(f for f in formats.split(",") if f.strip()))
+    if start is not None:
+        options.start = start
+    result = run.simulate(output, options)
+    click.echo("\n".join(for_terminal(line) for line in run.summary_lines(result)), err=True)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="swk")
