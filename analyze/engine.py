@@ -25,7 +25,7 @@ _STEM = re.compile(r"^\d{3}_(\w+)$")
 # evidence lists, so memory stays proportional to the narrow columns the chains need.
 MATERIALIZED = frozenset({
     "thread_starts", "thread_intents", "thread_rule_matches", "apc_monitor", "mark_chain_steps",
-    "mark_chain_windows", "mark_chain_strong", "mark_chain_medium", "live_detections",
+    "mark_chain_windows", "mark_chain_strong", "mark_chain_medium", "live_detections", "reconstructed",
 })  # fmt: skip
 
 # What DuckDB 2 needs for our queries: UTC timestamps out; ASOF joins over hive directories otherwise degenerate to

@@ -3,6 +3,9 @@
 -- `rule` is what kernel/catalogue.py rule_for(name, reason) gives: the reason tells the two THREAD_HIJACK_INTENTs
 -- apart; a name outside the catalogue keeps a NULL rule.
 CREATE OR REPLACE VIEW live_detections AS
+WITH names AS (
+    SELECT name, min(rule_order) AS first_order, count(*) AS rules FROM catalogue GROUP BY name
+)
 SELECT d.*, c.rule, c.rule_order, c.attack, coalesce(c.engine, 'kernel') AS engine
 FROM (
     SELECT host, event_id, ts,
@@ -12,12 +15,6 @@ FROM (
     FROM events
     WHERE family = 'detection' AND ts IS NOT NULL
 ) AS d
-LEFT JOIN (
-    -- one catalogue row per (name, reason): the row whose reason matches, else the name's first rule
-    SELECT l.event_id, c.rule, c.rule_order, c.attack, c.engine,
-           row_number() OVER (PARTITION BY l.event_id
-                              ORDER BY CASE WHEN c.reason = l.reason THEN 0 ELSE 1 END, c.rule_order) AS pick
-    FROM events AS l
-    JOIN catalogue AS c ON c.name = l.detection_name
-    WHERE l.family = 'detection'
-) AS c ON c.event_id = d.event_id AND c.pick = 1;
+LEFT JOIN names AS n ON n.name = d.name
+LEFT JOIN catalogue AS by_reason ON by_reason.name = d.name AND by_reason.reason = d.reason AND n.rules > 1
+LEFT JOIN catalogue AS c ON c.rule_order = coalesce(by_reason.rule_order, n.first_order);

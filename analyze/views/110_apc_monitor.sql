@@ -9,14 +9,13 @@
 -- SUSPEND_RESUME (0x2), else kind 1, and a 2000 ms cooldown per (host, actor, target, kind): a row fires iff no
 -- fired row of its key is less than 2000 ms (floor) older, i.e. greedily from the first row, the next fired row
 -- is the first one at least 2000000 µs after the last fired one. That is a chain, not a LAG: set-based as
---   1. number the rows (`pos`) in (key, us, event_id) order; `key_pos` (the key's first pos) names the key;
+--   1. number each key's rows (`step`) in (us, event_id) order;
 --   2. the next-start pointer of each row: the first row of its key at least 2 s later, found with one sort of
---      the rows merged with "probe" rows at us + 2 s (a probe's rank in its key minus its own index is the count
---      of rows before it, so rank + 2 * key_pos - pos - 1 is the pos of the first row at or after it);
---   3. a recursive CTE that follows the pointers from each key's first row, one step per fired row.
--- All keys advance together, so the recursion's depth is the longest run of fired rows of one key, and a step
--- costs little (DuckDB keeps the pointer table's hash table across steps). Chosen over bursts + recursion and
--- over pointer doubling by measurement (README, "Analysis").
+--      the key's rows merged with "probe" rows at us + 2 s (a probe's running count of rows before it, plus one);
+--   3. the chain from each key's first row along the pointers, by pointer doubling over the key's pointer list as
+--      in mark_chain_windows: log2(fired rows) rounds, all keys together, where a row-by-row recursion needs one
+--      round per fired row (Spark runs each round as a job and caps recursion at 100 rounds).
+-- Every step is per key, and a key includes the host, so hosts never mix and Spark can spread keys over executors.
 -- Not followed (docs/detections.md section 12): the driver's ring of 64 unkeyed cooldown slots, which heavy traffic
 -- can overwrite to end a cooldown early; the `limits` view flags hosts with more than 64 fired intents in 2 s.
 CREATE OR REPLACE VIEW apc_monitor AS
@@ -29,30 +28,39 @@ route_b AS (
 ),
 ordered AS (
     SELECT *,
-           row_number() OVER (ORDER BY host, actor_pid, target_pid, apc_kind, us, event_id) AS pos,
-           row_number() OVER k AS step_in_key,
+           row_number() OVER (PARTITION BY host, actor_pid, target_pid, apc_kind ORDER BY us, event_id) AS step,
            count(*) OVER (PARTITION BY host, actor_pid, target_pid, apc_kind) AS key_steps
     FROM route_b
-    WINDOW k AS (PARTITION BY host, actor_pid, target_pid, apc_kind ORDER BY us, event_id)
 ),
-probes AS (
-    SELECT pos - step_in_key + 1 AS key_pos, us AS t, 1 AS is_row, pos, 0 AS last_pos FROM ordered
-    UNION ALL
-    SELECT pos - step_in_key + 1, us + 2000000, 0, pos, pos - step_in_key + key_steps FROM ordered
+counted AS (  -- a probe's `seen` is the count of its key's rows before it: the next row at or after it is seen + 1
+    SELECT host, actor_pid, target_pid, apc_kind, step, is_row, key_steps,
+           CAST(sum(is_row) OVER (PARTITION BY host, actor_pid, target_pid, apc_kind ORDER BY t, is_row, step
+                                  ROWS UNBOUNDED PRECEDING) AS BIGINT) AS seen
+    FROM (SELECT host, actor_pid, target_pid, apc_kind, step, key_steps, us AS t, 1 AS is_row FROM ordered
+          UNION ALL
+          SELECT host, actor_pid, target_pid, apc_kind, step, key_steps, us + 2000000, 0 FROM ordered) AS merged
 ),
-pointers AS MATERIALIZED (  -- duckdb: MATERIALIZED keeps the recursion from re-running the sort per step
-    SELECT pos, CASE WHEN nxt <= last_pos THEN nxt END AS nxt
-    FROM (
-        SELECT pos, last_pos, is_row,
-               row_number() OVER (PARTITION BY key_pos ORDER BY t, is_row, pos) + 2 * key_pos - pos - 1 AS nxt
-        FROM probes
-    ) AS ranked
+jumps AS (  -- per key, the row that would fire next after each row, NULL past the last row
+    SELECT host, actor_pid, target_pid, apc_kind,
+           array_agg(CASE WHEN seen < key_steps THEN seen + 1 END ORDER BY step) AS jump
+    FROM counted
     WHERE is_row = 0
+    GROUP BY host, actor_pid, target_pid, apc_kind
 ),
-fired (pos) AS (
-    SELECT pos FROM ordered WHERE step_in_key = 1
+doubling (host, actor_pid, target_pid, apc_kind, jump, reached) AS (
+    SELECT host, actor_pid, target_pid, apc_kind, jump, [CAST(1 AS BIGINT)] FROM jumps  -- duckdb: list literal
     UNION ALL
-    SELECT p.nxt FROM fired AS f JOIN pointers AS p ON p.pos = f.pos WHERE p.nxt IS NOT NULL
+    SELECT host, actor_pid, target_pid, apc_kind,
+           list_transform(jump, lambda i: jump[i]),  -- duckdb: list lambda, 1-based subscript (Spark: transform)
+           list_concat(reached, list_filter(list_transform(reached, lambda i: jump[i]),  -- duckdb: list lambdas
+                                            lambda i: i IS NOT NULL))  -- duckdb: list lambda (Spark: filter)
+    FROM doubling
+    WHERE jump[1] IS NOT NULL  -- duckdb: 1-based subscript
+),
+fired AS (
+    SELECT host, actor_pid, target_pid, apc_kind, unnest(reached) AS step  -- duckdb: unnest (Spark: explode)
+    FROM doubling
+    WHERE jump[1] IS NULL  -- duckdb: 1-based subscript
 ),
 route_a AS (
     SELECT host, event_id, ts, us, actor_pid, target_pid, access_mask,
@@ -91,4 +99,6 @@ SELECT CASE o.apc_kind WHEN 1 THEN 'REMOTE_APC_CREATION_SUSPECT' ELSE 'THREAD_HI
        CAST(0 AS BIGINT), o.access_mask, CAST(0 AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
        [o.event_id], o.ts, o.ts  -- duckdb: list literal
 FROM ordered AS o
-JOIN fired AS f ON f.pos = o.pos;
+JOIN fired AS f
+  ON f.host = o.host AND f.actor_pid = o.actor_pid AND f.target_pid = o.target_pid AND f.apc_kind = o.apc_kind
+ AND f.step = o.step;

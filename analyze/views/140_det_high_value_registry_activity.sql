@@ -12,7 +12,7 @@ FROM (
     SELECT r.*,
            (SELECT min_by(n.attack, n.needle_order)
             FROM high_value_needles AS n
-            WHERE position(n.needle IN lower(r.key_path)) > 0) AS attack
-    FROM registry_ops AS r
+            WHERE position(n.needle IN r.lower_key) > 0) AS attack
+    FROM (SELECT *, lower(key_path) AS lower_key FROM registry_ops) AS r
 ) AS matched
 WHERE attack IS NOT NULL;

@@ -7,10 +7,13 @@
 --   1. `merged`: every step, plus a probe row at us + 30001000 µs, ordered per key by (time, probe first,
 --      event_id, sub); a running count of real rows gives each step its number (`step`) and each probe the
 --      number of steps before it, so probe count + 1 is the source step's next-start pointer;
---   2. a recursive CTE from each key's first step along the pointers, one row per window start (all keys advance
---      together; DuckDB keeps the pointer table's hash table across iterations, so a step costs little);
---   3. each window expanded to its steps with range(start, next start), and the marks accumulated as of each step
---      from the first step at which each mark bit appears in the window (a GROUP BY, not a framed window).
+--   2. the window starts: the chain from each key's first step along the pointers, by pointer doubling over the
+--      key's pointer list (`jump`): after k rounds `jump` holds each step's 2^k-th successor and `reached` the
+--      first 2^k starts, so a key with w windows needs log2(w) rounds, not w (all keys advance together; a row-by-row
+--      recursion is w rounds, which Spark runs one job each and caps at 100);
+--   3. each step's window is the last start at or before it (a running max over the key's steps), and the marks
+--      accumulated as of each step come from the first step at which each mark bit appears in the window (a
+--      GROUP BY, not a framed window).
 -- `kid` names the key (an arbitrary number, stable within one query). Keys whose marks OR-ed over every step never
 -- satisfy the medium predicate cannot emit and are left out first (most self-keys: no REMOTE mark). The kernel's
 -- corr accumulation (Flags, Mask, Age) is computed for the emitting steps only, in mark_chain_emits.
@@ -18,7 +21,8 @@
 CREATE OR REPLACE VIEW mark_chain_windows AS
 WITH RECURSIVE
 keys AS (  -- only keys whose marks, all windows together, could ever reach medium: the others never emit
-    SELECT engine, host, key_actor, key_target, row_number() OVER () AS kid
+    SELECT engine, host, key_actor, key_target,
+           row_number() OVER (ORDER BY engine, host, key_actor, key_target) AS kid  -- Spark numbers ordered rows only
     FROM mark_chain_steps
     GROUP BY engine, host, key_actor, key_target
     HAVING CASE engine
@@ -42,25 +46,35 @@ steps AS (
     FROM counted AS c JOIN keyed AS k ON k.kid = c.kid AND k.event_id = c.event_id AND k.sub = c.sub
     WHERE c.is_row = 1
 ),
-pointers AS MATERIALIZED (  -- duckdb: MATERIALIZED keeps the recursion from recomputing the sort per iteration
+pointers AS (
     SELECT s.kid, s.step, p.seen + 1 AS nxt
     FROM counted AS p
     JOIN steps AS s ON s.kid = p.kid AND s.event_id = p.event_id AND s.sub = p.sub
     WHERE p.is_row = 0
 ),
-starts (kid, step) AS (
-    SELECT kid, 1 FROM keys
+jumps AS (  -- per key, each step's next window start, NULL past the last step
+    SELECT kid, array_agg(CASE WHEN nxt <= last THEN nxt END ORDER BY step) AS jump
+    FROM (SELECT *, max(step) OVER (PARTITION BY kid) AS last FROM pointers) AS p
+    GROUP BY kid
+),
+doubling (kid, jump, reached) AS (
+    SELECT kid, jump, [CAST(1 AS BIGINT)] FROM jumps  -- duckdb: list literal (Spark: array(...))
     UNION ALL
-    SELECT p.kid, p.nxt
-    FROM starts AS s JOIN pointers AS p ON p.kid = s.kid AND p.step = s.step
+    SELECT kid, list_transform(jump, lambda i: jump[i]),  -- duckdb: list lambda, 1-based subscript (Spark: transform)
+           list_concat(reached, list_filter(list_transform(reached, lambda i: jump[i]),  -- duckdb: list lambdas
+                                            lambda i: i IS NOT NULL))  -- duckdb: list lambda (Spark: filter)
+    FROM doubling
+    WHERE jump[1] IS NOT NULL  -- duckdb: 1-based subscript
 ),
-members AS (
-    SELECT kid, step AS window_step, unnest(range(step, nxt)) AS step  -- duckdb: unnest(range) (Spark: explode)
-    FROM (SELECT s.kid, s.step, p.nxt FROM starts AS s JOIN pointers AS p ON p.kid = s.kid AND p.step = s.step) AS w
+starts AS (
+    SELECT kid, unnest(reached) AS step FROM doubling WHERE jump[1] IS NULL  -- duckdb: unnest, subscript
 ),
-windowed AS (
-    SELECT s.*, m.window_step, s.step = 1 OR s.step <> m.window_step AS contributes
-    FROM steps AS s JOIN members AS m ON m.kid = s.kid AND m.step = s.step
+windowed AS (  -- each step's window is the last start at or before it
+    SELECT *, step = 1 OR step <> window_step AS contributes
+    FROM (
+        SELECT s.*, max(w.step) OVER (PARTITION BY s.kid ORDER BY s.step ROWS UNBOUNDED PRECEDING) AS window_step
+        FROM steps AS s LEFT JOIN starts AS w ON w.kid = s.kid AND w.step = s.step
+    ) AS t
 ),
 firsts AS (
     SELECT kid, window_step,

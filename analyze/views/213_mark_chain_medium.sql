@@ -2,7 +2,7 @@
 -- a step whose window holds the medium marks and that did not emit a strong (a strong emission stops the step)
 -- emits iff no medium was emitted for its key yet, or the last one is at least the cooldown older (`gap_us`), so
 -- a medium can emit while the strong cools down. LastMedium is kept across window resets, so the candidates are
--- all such steps of the key. Same chain formulation as mark_chain_windows (one merged sort, pointers, recursion).
+-- all such steps of the key. Same chain formulation as mark_chain_windows (one merged sort, pointers, doubling).
 CREATE OR REPLACE VIEW mark_chain_medium AS
 WITH RECURSIVE
 candidates AS (
@@ -18,14 +18,23 @@ counted AS (
           UNION ALL
           SELECT kid, step, us + gap_us, 0 FROM candidates) AS merged
 ),
-pointers AS MATERIALIZED (  -- duckdb: MATERIALIZED keeps the recursion from recomputing the sort per iteration
-    SELECT r.kid, r.seen AS nth, p.seen + 1 AS nxt
-    FROM counted AS r JOIN counted AS p ON p.kid = r.kid AND p.step = r.step AND p.is_row = 0
-    WHERE r.is_row = 1
+jumps AS (  -- per key, the next emission after each candidate (numbered by `seen`), NULL past the last candidate
+    SELECT r.kid, array_agg(CASE WHEN p.seen < r.last THEN p.seen + 1 END ORDER BY r.seen) AS jump
+    FROM (SELECT *, max(seen) OVER (PARTITION BY kid) AS last FROM counted WHERE is_row = 1) AS r
+    JOIN counted AS p ON p.kid = r.kid AND p.step = r.step AND p.is_row = 0
+    GROUP BY r.kid
 ),
-emits (kid, nth) AS (
-    SELECT DISTINCT kid, 1 FROM candidates
+emits (kid, jump, reached) AS (  -- pointer doubling, see mark_chain_windows
+    SELECT kid, jump, [CAST(1 AS BIGINT)] FROM jumps  -- duckdb: list literal (Spark: array(...))
     UNION ALL
-    SELECT p.kid, p.nxt FROM emits AS e JOIN pointers AS p ON p.kid = e.kid AND p.nth = e.nth
+    SELECT kid, list_transform(jump, lambda i: jump[i]),  -- duckdb: list lambda, 1-based subscript (Spark: transform)
+           list_concat(reached, list_filter(list_transform(reached, lambda i: jump[i]),  -- duckdb: list lambdas
+                                            lambda i: i IS NOT NULL))  -- duckdb: list lambda (Spark: filter)
+    FROM emits
+    WHERE jump[1] IS NOT NULL  -- duckdb: 1-based subscript
 )
-SELECT c.kid, c.step FROM counted AS c JOIN emits AS e ON e.kid = c.kid AND e.nth = c.seen WHERE c.is_row = 1;
+SELECT c.kid, c.step
+FROM counted AS c
+JOIN (SELECT kid, unnest(reached) AS seen FROM emits WHERE jump[1] IS NULL) AS e  -- duckdb: unnest, subscript
+  ON e.kid = c.kid AND e.seen = c.seen
+WHERE c.is_row = 1;

@@ -5,7 +5,8 @@
 -- at most 2000 ms apart in floor ms (|Δµs| < 2001000). Only pairs inside that bound are formed: if the nearest row overall were farther, there is
 -- no match either way, so the band join loses nothing and never pairs whole groups.
 -- Status: confirmed / reconstructed-only, or `reconstructed` on a host without any live rows (nothing to
--- reconcile with); unmatched live rows are live-only, with their own fields (section 11).
+-- reconcile with); unmatched live rows are live-only, with their own fields (section 11). The evidence is joined
+-- last, so a query that reads none of it never builds the lists.
 CREATE OR REPLACE VIEW detections AS
 WITH pairs AS (
     SELECT r.trigger_event_id, r.rule, r.us, r.rule_order, r.host, r.actor_pid, r.target_pid,
@@ -31,14 +32,15 @@ matches AS (
     WHERE nearest_live = 1 AND nearest_reconstructed = 1
 ),
 reconciled AS (
-    SELECT r.host, r.rule, r.name, r.severity, r.reason, r.actor_pid, r.target_pid, r.ts, r.first_ts, r.last_ts,
-           r.corr_flags, r.corr_access_mask, r.corr_age_ms, r.marks, r.attack, r.evidence, r.trigger_event_id,
+    SELECT r.host, r.rule, r.name, r.severity, r.reason, r.actor_pid, r.target_pid, r.ts, e.first_ts, e.last_ts,
+           r.corr_flags, r.corr_access_mask, r.corr_age_ms, r.marks, r.attack, e.evidence, r.trigger_event_id,
            CASE WHEN m.live_id IS NOT NULL THEN 'confirmed'
                 WHEN EXISTS (SELECT 1 FROM live_detections AS l WHERE l.host = r.host) THEN 'reconstructed-only'
                 ELSE 'reconstructed' END AS status,
            m.live_id AS live_event_id, r.engine, r.rule_order
     FROM reconstructed AS r
     LEFT JOIN matches AS m ON m.trigger_event_id = r.trigger_event_id AND m.rule = r.rule
+    LEFT JOIN evidence AS e ON e.trigger_event_id = r.trigger_event_id AND e.rule = r.rule
     UNION ALL
     SELECT l.host, l.rule, l.name, l.severity, l.reason, l.actor_pid, l.target_pid, l.ts, l.ts, l.ts,
            l.corr_flags, l.corr_access_mask, l.corr_age_ms, l.marks, l.attack,
