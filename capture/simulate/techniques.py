@@ -65,8 +65,10 @@ def _victim(sim: Simulation, base: Baseline, name: str = "notepad.exe", threads:
 def crt_shellcode(sim: Simulation, base: Baseline, t0: int) -> None:
     """CreateRemoteThread shellcode injection: OpenProcess, VirtualAllocEx RW, write, protect RX, CreateRemoteThread.
 
-    The thread starts in private executable memory, with the injector's memory intent 4 ms old: the per-thread rules
-    1, 2, 3 and 7 and the kernel chain's MEDIUM (memory intent without thread-context or duplicate). The handle
+    The thread starts in private executable memory, with the injector's memory intent 4 ms old:
+    REMOTE_THREAD_WITH_RECENT_HANDLE_INTENT, REMOTE_THREAD_START_IN_NON_IMAGE_EXECUTABLE_REGION,
+    REMOTE_THREAD_OUTSIDE_MAIN_IMAGE, POSSIBLE_MANUAL_MAP_OR_HOLLOWING_EXECUTION and
+    KERNEL_PROCESS_HOLLOWING_MARK_CHAIN_MEDIUM (memory intent without thread-context or duplicate). The handle
     CreateRemoteThread returns (THREAD_ALL_ACCESS) is THREAD_HIJACK_INTENT (APC variant). The controller stays
     silent: a one-page allocation is under its 0x8000 large-allocation threshold, so ALLOC never joins WRITE and
     PROTECT.
@@ -86,8 +88,10 @@ def crt_shellcode(sim: Simulation, base: Baseline, t0: int) -> None:
 def loadlibrary_dll(sim: Simulation, base: Baseline, t0: int) -> None:
     """LoadLibrary DLL injection: the DLL path written into the target, a remote thread at KERNEL32!LoadLibraryW.
 
-    The start is image-backed (kernel32), so rule 2 does not fire; rules 1, 3 and 7 and the kernel MEDIUM do, and
-    the returned thread handle is THREAD_HIJACK_INTENT (APC variant). The DLL's image load raises nothing.
+    The start is image-backed (kernel32), so REMOTE_THREAD_START_IN_NON_IMAGE_EXECUTABLE_REGION does not fire;
+    REMOTE_THREAD_WITH_RECENT_HANDLE_INTENT, REMOTE_THREAD_OUTSIDE_MAIN_IMAGE, POSSIBLE_MANUAL_MAP_OR_HOLLOWING_EXECUTION
+    and KERNEL_PROCESS_HOLLOWING_MARK_CHAIN_MEDIUM do, and the returned thread handle is THREAD_HIJACK_INTENT (APC
+    variant). The DLL's image load raises nothing.
     """
     inject, victim = _implant(sim, base, "OneDriveStandaloneUpdater.exe"), _victim(sim, base, "mspaint.exe")
     path = "C:\\Users\\alice\\AppData\\Local\\Temp\\wpt64.dll"
@@ -220,8 +224,9 @@ def process_hollowing(sim: Simulation, base: Baseline, t0: int) -> None:
 def txf_hollowing(sim: Simulation, base: Baseline, t0: int) -> None:
     """Transacted hollowing (TxF / doppelganging family): the payload comes from a rolled-back transacted file.
 
-    As process hollowing with one loader thread, plus a TI event about mapping the transacted section into the
-    target, which sets TXF_SUSPECT: the controller's strong chain is then PROCESS_HOLLOWING_TXF_SUSPECT_CHAIN.
+    As process hollowing with one loader thread (spawn noise, then PROCESS_HOLLOWING_MARK_CHAIN_MEDIUM), plus a TI
+    event about mapping the transacted section into the target, which sets TXF_SUSPECT: the controller's strong
+    chain is then PROCESS_HOLLOWING_TXF_SUSPECT_CHAIN.
     Assumptions (spec 3.11 [AMB]): the stock TI provider has neither `KERNEL_THREATINT_TASK_CREATEPROCESS` (flags
     0x4) nor `KERNEL_THREATINT_TASK_MAPVIEW_TRANSACTED`; both are emitted only here and in the hollowing scenarios.
     """
@@ -238,8 +243,10 @@ def manual_map(sim: Simulation, base: Baseline, t0: int) -> None:
     """Manual mapping through a duplicated handle: a DLL's sections copied into RWX memory, a thread at its loader.
 
     The handle to the victim is duplicated (DUP_HANDLE intent with PROCESS_MEMORY), so the thread in private RWX
-    memory fires rules 1, 2, 3, 6 (memory + duplicate) and 7 and the kernel chain goes straight to STRONG; the
-    returned thread handle is THREAD_HIJACK_INTENT (APC variant). The controller has ALLOC and WRITE but no PROTECT
+    memory raises REMOTE_THREAD_WITH_RECENT_HANDLE_INTENT, REMOTE_THREAD_START_IN_NON_IMAGE_EXECUTABLE_REGION,
+    REMOTE_THREAD_OUTSIDE_MAIN_IMAGE, POSSIBLE_PROCESS_HOLLOWING_OR_INJECTION_INTENT_CHAIN (memory + duplicate) and
+    POSSIBLE_MANUAL_MAP_OR_HOLLOWING_EXECUTION, and the kernel chain goes straight to
+    KERNEL_PROCESS_HOLLOWING_MARK_CHAIN_STRONG; the returned thread handle is THREAD_HIJACK_INTENT (APC variant). The controller has ALLOC and WRITE but no PROTECT
     (the memory was RWX from the start) and no CREATE_SUSPENDED, so it stays silent.
     """
     inject, victim = _implant(sim, base, "GoogleUpdateSetup.exe"), _victim(sim, base, "Taskmgr.exe", threads=6)
