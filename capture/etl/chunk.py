@@ -43,9 +43,10 @@ class Known:
         self.by_length.setdefault(len(region), []).append((region, int(g[0]), int(g[1]), htype, event_name))
 
 
-def run(buffers: list[tuple[int, bytes]], batch: Batch, seen: dict[bytes, list[bytes]], known: Known,
-        advance: Callable[[int], None]) -> Iterator[pa.RecordBatch | Reject]:  # fmt: skip
-    """Decode `buffers` (file offset, bytes) into `batch`, yielding rejects and every batch that fills up."""
+def run(buffers: list[tuple[int, bytes | memoryview]], batch: Batch, seen: dict[bytes, list[bytes]], known: Known,
+        advance: Callable[[int], None],
+        batch_records: int = BATCH_RECORDS) -> Iterator[pa.RecordBatch | Reject]:  # fmt: skip
+    """Decode `buffers` (file offset, bytes) into `batch`, yielding rejects and every batch of `batch_records`."""
     if not buffers:
         return
     ch = scan.chunk(buffers)
@@ -65,7 +66,7 @@ def run(buffers: list[tuple[int, bytes]], batch: Batch, seen: dict[bytes, list[b
                 yield broken
         else:
             yield from _replay(ch, batch, names, decoded, *per_buffer[b])
-        if batch.size >= BATCH_RECORDS:
+        if batch.size >= batch_records:
             yield from batch.build()
             advance(ch.offsets[b] + len(ch.datas[b]))
 
@@ -103,7 +104,7 @@ def _resolve(ch: scan.Chunk, batch: Batch, seen: dict[bytes, list[bytes]], known
     data = ch.data
     for b, i in todo:
         if i < 0:
-            walked[b] = container.walk(ch.datas[b], ch.offsets[b], seen)
+            walked[b] = container.walk(bytes(ch.datas[b]), ch.offsets[b], seen)
             for rec in walked[b][0]:
                 if rec[0] == container.EVENT and rec[3]:
                     _target(batch, rec[3], rec[2][24:40], rec[2][2])

@@ -26,6 +26,7 @@ HEADER_GROUP = 0  # EVENT_TRACE_GROUP_HEADER: the logfile header is its event ty
 HEADER_RECORD_OFFSET = layout.BUFFER_HEADER_SIZE  # the logfile header is the first record of the first buffer
 POINTER64 = layout.POINTER64_TYPES
 
+READ_BLOCK = 16 << 20  # bytes read at once: buffers are sliced out of blocks, not read one by one
 SEEN_LIMIT = 4096  # distinct extended-data regions remembered per file
 _CONSTANT_EXT = frozenset({11, 12, 14})  # schema, traits, control GUID: the same for every event of a schema
 
@@ -134,15 +135,38 @@ def _wide_z(data: bytes) -> tuple[str, bytes]:
     return data.decode("utf-16-le", "replace"), b""
 
 
-def buffers(fh: BinaryIO, total: int, log: Logfile) -> Iterator[tuple[int, bytes] | Reject]:
-    """(file offset, record bytes) for every buffer, the records decompressed; rejects for damaged buffers."""
+class _Blocks:
+    """The file read a large block at a time; `read` hands out zero-copy views (each block is its own bytes object,
+    so a view stays valid however far reading has moved on)."""
+
+    def __init__(self, fh: BinaryIO, size: int) -> None:
+        self.fh, self.size = fh, size
+        self.start = 0
+        self.data = memoryview(b"")
+
+    def read(self, offset: int, n: int) -> memoryview:
+        """Up to `n` bytes at `offset` (fewer at the end of the file)."""
+        if not (self.start <= offset and offset + n <= self.start + len(self.data)):
+            self.fh.seek(offset)
+            self.data = memoryview(self.fh.read(max(n, self.size)))
+            self.start = offset
+        return self.data[offset - self.start : offset - self.start + n]
+
+
+def buffers(fh: BinaryIO, total: int, log: Logfile, *,
+            views: bool = False) -> Iterator[tuple[int, bytes | memoryview] | Reject]:  # fmt: skip
+    """(file offset, record bytes) for every buffer, the records decompressed; rejects for damaged buffers.
+
+    With `views`, uncompressed buffers come as memoryviews into blocks of the file (no copy per buffer).
+    """
     stride = log.buffer_size if layout.BUFFER_HEADER_SIZE < log.buffer_size <= MAX_BUFFER_SIZE else 0
+    src = _Blocks(fh, READ_BLOCK)
+    out = (lambda v: v) if views else bytes
     offset = 0
     while offset < total:
-        fh.seek(offset)
-        head = fh.read(layout.BUFFER_HEADER_SIZE)
+        head = src.read(offset, layout.BUFFER_HEADER_SIZE)
         if len(head) < layout.BUFFER_HEADER_SIZE:
-            yield Reject(offset, f"truncated WMI_BUFFER_HEADER: {len(head)} of 72 bytes at end of file", head)
+            yield Reject(offset, f"truncated WMI_BUFFER_HEADER: {len(head)} of 72 bytes at end of file", bytes(head))
             return
         size, _saved, _cur, _ref, _ts, _seq, _clk, _proc, _lid, _state, filled, flag, _typ, _pad = (
             layout.BUFFER_HEADER.unpack(head))  # fmt: skip
@@ -153,28 +177,29 @@ def buffers(fh: BinaryIO, total: int, log: Logfile) -> Iterator[tuple[int, bytes
             problem = f"WMI_BUFFER_HEADER.Offset={filled} outside 72..BufferSize ({size})"
         if problem:
             if not stride:
-                yield Reject(offset, problem + "; no buffer size to resync with, rest of file skipped", head)
+                yield Reject(offset, problem + "; no buffer size to resync with, rest of file skipped", bytes(head))
                 return
-            yield Reject(offset, problem, head, min(stride, total - offset))
+            yield Reject(offset, problem, bytes(head), min(stride, total - offset))
             offset += stride
             continue
-        body = fh.read(size - layout.BUFFER_HEADER_SIZE)
-        if len(body) < size - layout.BUFFER_HEADER_SIZE:
-            got = layout.BUFFER_HEADER_SIZE + len(body)
+        whole = src.read(offset, size)
+        if len(whole) < size:
+            got = len(whole)
             usable = filled <= got and not flag & layout.BufferFlag.COMPRESSED
             if usable:  # the cut is in the buffer's unused tail: its records are all there
-                yield offset, head + body[: filled - layout.BUFFER_HEADER_SIZE]
+                yield offset, out(whole[:filled])
             yield Reject(offset + got, f"file ends inside a buffer: {got} of {size} bytes", b"", 0)
             return
-        records = head + body[: filled - layout.BUFFER_HEADER_SIZE]
         if flag & layout.BufferFlag.COMPRESSED:
             try:
-                records = head + decompress(body[: filled - layout.BUFFER_HEADER_SIZE])
+                records = bytes(head) + decompress(bytes(whole[layout.BUFFER_HEADER_SIZE : filled]))
             except DecompressError as exc:
-                yield Reject(offset, f"compressed buffer (LZ77/Xpress) does not decompress: {exc}", head, size)
+                yield Reject(offset, f"compressed buffer (LZ77/Xpress) does not decompress: {exc}", bytes(head), size)
                 offset += size
                 continue
-        yield offset, records
+            yield offset, records
+        else:
+            yield offset, out(whole[:filled])
         offset += size
 
 

@@ -7,7 +7,8 @@ Times are the logfile's clock converted to UTC with the logfile header (QPC via 
 time), so rows match what a real-time consumer sees (FILETIME, `clock='filetime'`).
 
 Buffers are read a chunk at a time (memory stays flat whatever the file size) and decoded by `chunk.run`: the
-Sleepwalker families with numpy over the whole chunk, everything else record by record.
+Sleepwalker families with numpy over the whole chunk, everything else record by record. `read_records` is the
+same reader one record at a time: the reference the chunked reader must equal item for item (tests, benchmark).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def sniff(head: bytes, path: Path) -> bool:
     return container.sniff(head)
 
 
-def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
+def read(path: Path, ctx: ReadContext, *, chunk_bytes: int = CHUNK_BYTES,
+         batch_records: int = BATCH_RECORDS) -> Iterator[pa.RecordBatch | Reject]:  # fmt: skip
     """Every record of every buffer, in file order, a batch of rows at a time; rejects where the file is damaged."""
     total = path.stat().st_size
     with path.open("rb") as fh:
@@ -44,19 +46,49 @@ def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
         batch = Batch(log, ctx.warn)
         seen: dict[bytes, list[bytes]] = {}
         known = chunk.Known()
-        pending: list[tuple[int, bytes]] = []
+        pending: list[tuple[int, bytes | memoryview]] = []
         size = 0
-        for item in container.buffers(fh, total, log):
+        for item in container.buffers(fh, total, log, views=True):
             if isinstance(item, Reject):  # between buffers: everything before it is decoded first
-                yield from chunk.run(pending, batch, seen, known, ctx.advance)
+                yield from chunk.run(pending, batch, seen, known, ctx.advance, batch_records)
                 pending, size = [], 0
                 yield item
                 continue
             pending.append(item)
             size += len(item[1])
-            if size >= CHUNK_BYTES:
-                yield from chunk.run(pending, batch, seen, known, ctx.advance)
+            if size >= chunk_bytes:
+                yield from chunk.run(pending, batch, seen, known, ctx.advance, batch_records)
                 pending, size = [], 0
-        yield from chunk.run(pending, batch, seen, known, ctx.advance)
+        yield from chunk.run(pending, batch, seen, known, ctx.advance, batch_records)
+        yield from batch.build()
+        ctx.advance(total)
+
+
+def read_records(path: Path, ctx: ReadContext, *,
+                 batch_records: int = BATCH_RECORDS) -> Iterator[pa.RecordBatch | Reject]:  # fmt: skip
+    """`read`, decoding every record on its own (`Batch.add`): slower, and the definition of what `read` gives."""
+    total = path.stat().st_size
+    with path.open("rb") as fh:
+        log = container.read_logfile(fh.read(HEAD_BYTES), path)
+        for warning in log.warnings:
+            ctx.warn(warning)
+        ctx.info.update(log.info())
+        batch = Batch(log, ctx.warn)
+        seen: dict[bytes, list[bytes]] = {}
+        for item in container.buffers(fh, total, log):
+            if isinstance(item, Reject):
+                yield item
+                continue
+            offset, data = item
+            records, broken = container.walk(data, offset, seen)  # type: ignore[arg-type]
+            for rec in records:
+                rejected = batch.add(rec)
+                if rejected is not None:
+                    yield rejected
+            if broken is not None:
+                yield broken
+            if batch.size >= batch_records:
+                yield from batch.build()
+                ctx.advance(offset + len(data))
         yield from batch.build()
         ctx.advance(total)

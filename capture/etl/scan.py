@@ -28,7 +28,7 @@ class Chunk:
     """Consecutive buffers copied into one array (each at an 8-aligned base), and the EVENT records found in them."""
 
     offsets: list[int]  # file offset of each buffer
-    datas: list[bytes]  # each buffer as `container.buffers` gave it (header + records)
+    datas: list[bytes | memoryview]  # each buffer as `container.buffers` gave it (header + records)
     data: bytearray  # the buffers laid out, then SLACK zero bytes
     u8: np.ndarray  # `data` as bytes
     words: np.ndarray  # `data` as little-endian u64 words
@@ -44,7 +44,7 @@ class Chunk:
         return np.asarray(self.offsets, dtype=np.int64)[buffer] + (pos - self.bases[buffer])
 
 
-def chunk(buffers: list[tuple[int, bytes]]) -> Chunk:
+def chunk(buffers: list[tuple[int, bytes | memoryview]]) -> Chunk:
     """Lay `buffers` out in one array and find the EVENT records of every buffer that has only the common shape."""
     sizes = np.array([len(d) for _, d in buffers], dtype=np.int64)
     bases = np.zeros(len(buffers), dtype=np.int64)

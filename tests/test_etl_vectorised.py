@@ -1,0 +1,130 @@
+"""The chunked, vectorised reader (`reader.read`) gives what the per-record reader (`reader.read_records`) gives,
+item for item: rows, batches, rejects (offset, reason, bytes, length) and warnings, on clean and damaged files.
+
+Chunks and batches are made small so their boundaries fall inside buffers' worth of events of every family; the
+damage is aimed at the user data of events (sizes intact) so the buffers stay on the vectorised path and its
+flagging of undecodable events is what gets tested.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import pytest
+
+from swk.capture.base import ReadContext, Reject
+from swk.capture.etl import container, reader, sample, scan, writer
+from swk.capture.outputs import OutputContext
+from swk.errors import WrongFormat
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "etl"
+if not DATA.is_dir():
+    DATA = Path("/work/shared/data/etl")
+CTX = OutputContext(boot_ns=1_772_400_000 * 10**9)
+SIZES = [(64 << 10, 700), (200 << 10, 5000), (reader.CHUNK_BYTES, reader.BATCH_RECORDS)]
+
+
+def both(path: Path, chunk_bytes: int = reader.CHUNK_BYTES, batch_records: int = reader.BATCH_RECORDS) -> list:
+    """The items of both readers, asserted equal; returns the chunked reader's items."""
+    got, want = ReadContext(), ReadContext()
+    fast = list(reader.read(path, got, chunk_bytes=chunk_bytes, batch_records=batch_records))
+    slow = list(reader.read_records(path, want, batch_records=batch_records))
+    assert len(fast) == len(slow)
+    for i, (a, b) in enumerate(zip(fast, slow, strict=True)):
+        if isinstance(b, Reject):
+            assert isinstance(a, Reject), i
+            assert (a.offset, a.reason, a.raw, a.length) == (b.offset, b.reason, b.raw, b.length), i
+        else:
+            assert not isinstance(a, Reject), i
+            assert a.schema == b.schema and a.equals(b), (i, a.column("kind")[0])
+    assert (got.warnings, got.info) == (want.warnings, want.info)
+    return fast
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("vec") / "sw.etl"
+    writer.write(sample.batches(6000, seed=21), path, CTX)
+    return path
+
+
+@pytest.mark.parametrize(("chunk_bytes", "batch_records"), SIZES)
+def test_clean_file_same_rows_and_batches(written, chunk_bytes, batch_records):
+    items = both(written, chunk_bytes, batch_records)
+    assert sum(i.num_rows for i in items) == 6001 and len(items) >= 8 * (6000 // batch_records or 1)
+
+
+@pytest.mark.parametrize("name", ["AMSITrace.etl", "lxcore_kernel.etl", "ShutdownPerfDiagLogger.etl"])
+def test_real_captures_same(name):
+    both(DATA / name, 64 << 10, 1000)
+
+
+def user_ranges(data: bytes, path: Path) -> list[tuple[int, int, int]]:
+    """(record, user data start, end) file offsets of every EVENT record."""
+    log = container.read_logfile(data[:4096], path)
+    out = []
+    for offset, buf in container.buffers(io.BytesIO(data), len(data), log):  # type: ignore[misc]
+        ch = scan.chunk([(offset, buf)])
+        for p, u, s in zip(ch.pos.tolist(), ch.user.tolist(), ch.stop.tolist(), strict=True):
+            if s > u:
+                out.append((offset + p, offset + u, offset + s))
+    return out
+
+
+def damage(data: bytearray, ranges: list[tuple[int, int, int]], rng: random.Random) -> None:
+    for _ in range(rng.randint(1, 30)):
+        rec, u, s = rng.choice(ranges)
+        mode = rng.random()
+        if mode < 0.3:  # a flipped bit anywhere in the user data
+            data[rng.randrange(u, s)] ^= 1 << rng.randrange(8)
+        elif mode < 0.5:  # strings without terminators
+            for j in range(u, s):
+                if data[j] == 0 and rng.random() < 0.7:
+                    data[j] = 0x41
+        elif mode < 0.7:  # early terminators, zero counts
+            at = rng.randrange(u, s)
+            n = min(s, at + rng.randint(1, 16)) - at
+            data[at : at + n] = bytes(n)
+        elif mode < 0.85:  # counts and lengths past the user data
+            at = rng.randrange(u, s)
+            n = min(s, at + rng.randint(1, 4)) - at
+            data[at : at + n] = b"\xff" * n
+        elif u > rec + 80:  # the schema: another one, or one that does not parse
+            data[rng.randrange(rec + 80, u)] ^= 1 << rng.randrange(8)
+
+
+def test_damaged_user_data_same_rejects(written, tmp_path):
+    data = written.read_bytes()
+    ranges = user_ranges(data, written)
+    rejects = 0
+    for seed in range(12):
+        rng = random.Random(seed)
+        damaged = bytearray(data)
+        damage(damaged, ranges, rng)
+        path = tmp_path / f"d{seed}.etl"
+        path.write_bytes(bytes(damaged))
+        items = both(path, *SIZES[seed % len(SIZES)])
+        rejects += sum(isinstance(i, Reject) for i in items)
+    assert rejects > 12  # the damage did reach the decoders (and both readers rejected the same events)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(40))
+def test_damaged_anywhere_same(written, tmp_path, seed):
+    rng = random.Random(1000 + seed)
+    damaged = bytearray(written.read_bytes())
+    if seed % 3 == 0:
+        damaged = damaged[: rng.randrange(1, len(damaged))]
+    for _ in range(rng.randint(1, 40)):
+        damaged[rng.randrange(len(damaged))] ^= 1 << rng.randrange(8)
+    path = tmp_path / "x.etl"
+    path.write_bytes(bytes(damaged))
+    try:
+        list(reader.read_records(path, ReadContext()))
+    except WrongFormat:
+        with pytest.raises(WrongFormat):
+            list(reader.read(path, ReadContext()))
+        return
+    both(path, *SIZES[seed % len(SIZES)])
