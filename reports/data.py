@@ -44,7 +44,7 @@ class Limits:
     per_name: int = 12
     evidence: int = 25
     groups: int = 500
-    tree_nodes: int = 400
+    tree_nodes: int = 150
     pairs: int = 40
     pair_rows: int = 200
     rejects: int = 200

@@ -3,7 +3,7 @@
 Processes are instances, not pids: a pid reused later is a new node, and a child hangs under the instance of its
 parent pid that was started last before it. A pid named by a detection but never seen starting (System, a
 process older than the capture) becomes a root of its own. Above `limit` nodes the tree keeps the processes the
-detections name, their ancestors and their children, and says how many it left out. The layout (rows, depth,
+detections name, their ancestors and the children of injected processes, and says how many it left out. The layout (rows, depth,
 edge lanes) is computed here; the template only draws it.
 """
 
@@ -105,7 +105,7 @@ def build(process_rows: list[dict[str, Any]], cards: list[dict[str, Any]], names
 
 
 def _select(nodes: list[Node], limit: int) -> set[Node]:
-    """All nodes, or the named ones with their ancestors and children up to `limit`."""
+    """All nodes, or the named ones with their ancestors, and the children of targets up to `limit`."""
     if len(nodes) <= limit:
         return set(nodes)
     keep: set[Node] = set()
@@ -113,7 +113,7 @@ def _select(nodes: list[Node], limit: int) -> set[Node]:
         while node is not None and node not in keep:
             keep.add(node)
             node = node.parent
-    for node in [n for n in nodes if n.role]:
+    for node in [n for n in nodes if n.role in ("target", "both")]:  # what an injected process went on to start
         for child in node.children:
             if len(keep) >= limit:
                 break
@@ -133,7 +133,7 @@ def _walk(node: Node, depth: int, keep: set[Node], order: list[Node]) -> None:
 
 
 def _layout(order: list[Node], edges: list[dict[str, Any]], hidden: int, names: Callable[..., str]) -> dict[str, Any]:
-    labels = [_label(n) for n in order]
+    labels = [_label(n, names) for n in order]
     text_right = max((n.depth * INDENT + 16 + len(t) * CHAR for n, t in zip(order, labels, strict=True)), default=200)
     gutter = text_right + 16
     drawn = []
@@ -154,6 +154,7 @@ def _layout(order: list[Node], edges: list[dict[str, Any]], hidden: int, names: 
             "width": gutter + 24 + len(edges) * LANE, "height": max(len(order), 1) * ROW + 4}  # fmt: skip
 
 
-def _label(n: Node) -> str:
-    name = ntpath.basename(n.image) if n.image else ("(not seen starting)" if not n.seen else "?")
-    return f"{name} ({n.pid})"
+def _label(n: Node, names: Callable[..., str]) -> str:
+    if n.image:
+        return f"{ntpath.basename(n.image)} ({n.pid})"
+    return names(n.host, n.pid) if n.seen else f"{names(n.host, n.pid)}, not seen starting"
