@@ -66,6 +66,7 @@ class Process:
     wow64: bool = False
     threads: list[Thread] = field(default_factory=list)
     alive: bool = True
+    stacks: dict[tuple[str, bool], tuple[int, ...]] = field(default_factory=dict)  # api frames, built once
 
     @property
     def image(self) -> str:

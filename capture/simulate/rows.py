@@ -80,6 +80,7 @@ class CaseSink:
         self._class_list: list[Classification] = []
         self._rows: dict[str, list[tuple]] = {family: [] for family in LAYOUT}
         self.producers: list[Any] = []  # build their own rows at flush (`tables(sink)`), ids taken with `take`
+        self.on_flush: Callable[[], None] | None = None  # called after every flush
 
     def take(self, rows: int) -> None:
         """`rows` event ids are used by a producer's rows (it numbered them from `next_id`)."""
@@ -190,6 +191,8 @@ class CaseSink:
         self.pending = 0
         for batch in table.combine_chunks().to_batches():
             self.deliver(batch)
+        if self.on_flush is not None:
+            self.on_flush()
 
     def _qpc(self, ts: pa.Array) -> pa.Array:
         since_boot = pc.subtract(ts, self.boot_us)

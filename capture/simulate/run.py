@@ -95,11 +95,14 @@ def simulate(out_dir: Path, options: Options) -> Result:
             "events_requested": options.events if options.benign else 0, "benign": options.benign,
             "mix": vars(options.mix) if options.benign else None, "work_queue_delay": "none"}  # fmt: skip
     case_path = out_dir / "case.parquet"
+    truth = truthfile.TruthStream(out_dir / "truth.json")
     writer = CaseWriter(case_path, command="simulate", default_host=options.host, extra={"simulation": meta})
     writer.set_clock({"qpc_frequency": QPC_FREQUENCY, "boot_time": iso(boot_us * 1000)})
     with writer:
         writer.begin_input(f"simulate:{options.host}", "simulate", host=options.host)
         sim = Simulation(options.host, options.seed, start_us, boot_us, writer.write, QPC_FREQUENCY)
+        # a detection is final once the clock is 2 s past it (route A completes its evidence within 1000 ms)
+        sim.sink.on_flush = lambda: truth.add(sim.driver.drain(sim.sink.last_ts - 2_000_000))
         base = build(sim)
         for i, name in enumerate(names):
             SCENARIOS[name].run(sim, base, start_us + 1000 * MS + i * slot)
@@ -111,18 +114,18 @@ def simulate(out_dir: Path, options: Options) -> Result:
         else:
             sim.run_until(end_us)
         sim.sink.flush()
-    detections = truthfile.truth_rows(sim.driver.raised)
-    truth_path = out_dir / "truth.json"
-    truthfile.write(truth_path, meta, detections)
+    truth.add(sim.driver.drain())
+    truth.finish(meta)
     outputs = write_outputs(case_path, out_dir, options.formats, sim, boot_us)
-    return Result(case_path, truth_path, outputs, sim.sink.rows, Counter(d.rule for d in detections), boot, meta)
+    return Result(case_path, truth.path, outputs, sim.sink.rows, truth.rules, boot, meta)
 
 
 def write_outputs(case_path: Path, out_dir: Path, formats: tuple[str, ...], sim: Simulation,
                   boot_us: int) -> dict[str, Path]:  # fmt: skip
     """Each requested Sleepwalker output of the case's rows (through `swk.capture.outputs.WRITERS`)."""
+    import pyarrow.parquet as pq
+
     from swk.capture.outputs import WRITERS, OutputContext
-    from swk.store.reader import open_case
 
     host = sim.host
     # the writers call resolve(address, pid); processes that exited during the run are gone from the host, as they
@@ -133,8 +136,8 @@ def write_outputs(case_path: Path, out_dir: Path, formats: tuple[str, ...], sim:
     written = {}
     for fmt in formats:
         path = out_dir / FORMAT_FILES[fmt]
-        batches = open_case(case_path).dataset().to_batches(batch_size=65_536)
-        WRITERS[fmt](batches, path, ctx)
+        # one row group at a time: a dataset scan reads ahead many batches of ~150 columns (1.5 GB per 1 M rows)
+        WRITERS[fmt](pq.ParquetFile(case_path).iter_batches(batch_size=65_536), path, ctx)
         written[fmt] = path
     return written
 

@@ -46,8 +46,7 @@ class Simulation:
         self._queue: list[tuple[int, int, Callable[..., Any], tuple]] = []
         self.before: Callable[[int], None] | None = None  # runs before each action (the bulk stream catches up)
         self._seq = 0
-        self._frames: dict[tuple[int, str, bool], tuple[int, ...]] = {}
-        self._next_alloc: dict[int, int] = {}
+        self._next_alloc: dict[Process, int] = {}
 
     # -- scheduling -------------------------------------------------------------------------------------------------
 
@@ -74,10 +73,9 @@ class Simulation:
 
     def frames(self, proc: Process, api: str, threadpool: bool = False) -> tuple[int, ...]:
         """The stack of `proc` calling `api` (cached per process and api)."""
-        key = (proc.pid, api, threadpool)
-        frames = self._frames.get(key)
+        frames = proc.stacks.get((api, threadpool))
         if frames is None:
-            frames = self._frames[key] = stacks.api_frames(self.host, proc, api, threadpool=threadpool)
+            frames = proc.stacks[api, threadpool] = stacks.api_frames(self.host, proc, api, threadpool=threadpool)
         return frames
 
     def existing(self, path: str, parent: Process | None = None, cmdline: str | None = None, *, session: int = 1,
@@ -204,10 +202,10 @@ class Simulation:
 
     def allocate(self, ts: int, caller: Process, target: Process, size: int, protect: int, data: bytes = b"") -> int:
         """VirtualAllocEx: a private region in the target (and the TI ALLOCVM event for a remote allocation)."""
-        base = self._next_alloc.get(target.pid)
+        base = self._next_alloc.get(target)
         if base is None:
             base = 0x0000_01F0_0000_0000 + self.host.rng.randrange(0x100, 0xF000) * 0x10000
-        self._next_alloc[target.pid] = base + (size + 0xFFFF) // 0x10000 * 0x10000 + 0x10000
+        self._next_alloc[target] = base + (size + 0xFFFF) // 0x10000 * 0x10000 + 0x10000
         target.space.allocate(base, size, protect, data)
         if caller.pid != target.pid:
             self.threat_intel(ts, 1, caller, target, base=base, size=size, protect=protect)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 from functools import lru_cache
 
 from swk.capture.simulate.modules import PAGE_EXECUTE_READ, PAGE_READONLY, PAGE_WRITECOPY, ModuleSpec
@@ -10,6 +11,7 @@ from swk.kernel.abi import MEM_COMMIT, MEM_IMAGE, MEM_PRIVATE
 from swk.kernel.model.memory import PAGE, Region
 
 _FILL = 0xCC  # code bytes nobody reads on purpose: never a call opcode where the return-address check looks
+_VERSIONS = itertools.count(1)  # one sequence for every space: a version names one state of one space
 
 
 @lru_cache(maxsize=4096)
@@ -56,7 +58,7 @@ class Space:
     """One process's address space (`AddressSpace` of the kernel model)."""
 
     def __init__(self) -> None:
-        self.version = 0
+        self.version = next(_VERSIONS)
         self._starts: list[int] = []
         self._maps: list[Mapping] = []
         self._by_base: dict[int, Mapping] = {}
@@ -67,7 +69,7 @@ class Space:
         self._starts.insert(i, mapping.base)
         self._maps.insert(i, mapping)
         self._by_base[mapping.base] = mapping
-        self.version += 1
+        self.version = next(_VERSIONS)
         return mapping
 
     def map_image(self, spec: ModuleSpec, base: int) -> Mapping:
@@ -85,7 +87,7 @@ class Space:
         region = old.regions[0]
         new = Region(region.start, region.end, region.alloc_base, protect, region.state, region.type, None)
         old.regions = (new,)
-        self.version += 1
+        self.version = next(_VERSIONS)
 
     def mapping_at(self, address: int) -> Mapping | None:
         """The mapping containing `address`."""

@@ -1,8 +1,14 @@
-"""`truth.json`: every detection the simulated driver and controller raised, with the case rows as evidence."""
+"""`truth.json`: every detection the simulated driver and controller raised, with the case rows as evidence.
+
+Detections are written as they become final (a few seconds behind the simulation's clock), in the detections
+table's order, to a temporary file of JSON lines, so a run of any length holds only the last seconds' detections.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +19,6 @@ FIELDS = ("rule", "name", "severity", "engine", "actor_pid", "target_pid", "ts",
           "live_event_id")  # fmt: skip
 
 
-def truth_rows(raised: list[Raised]) -> list[Detection]:
-    """The raised detections as detections-table rows, ordered and numbered as `analyze` numbers them."""
-    ordered = sorted(raised, key=Raised.order)
-    return [r.to_detection(i, "live", r.live_event_id) for i, r in enumerate(ordered, start=1)]
-
-
 def record(d: Detection) -> dict[str, Any]:
     """One detection as a JSON object (times in µs since the Unix epoch)."""
     out = {k: getattr(d, k) for k in FIELDS}
@@ -26,13 +26,34 @@ def record(d: Detection) -> dict[str, Any]:
     return out
 
 
-def write(path: Path, meta: dict[str, Any], detections: list[Detection]) -> None:
-    """Write truth.json: one detection per line, so a large file stays readable and quick to write."""
-    with path.open("w") as fh:
-        fh.write('{"simulation": ' + json.dumps(meta, sort_keys=True) + f',\n "count": {len(detections)},\n')
-        fh.write(' "detections": [\n')
-        fh.write(",\n".join("  " + json.dumps(record(d)) for d in detections))
-        fh.write("\n ]\n}\n")
+class TruthStream:
+    """Writes final detections in order; `finish` turns them into truth.json."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._tmp = self.path.with_name(f".{self.path.name}.lines")
+        self._fh = self._tmp.open("w")
+        self.count = 0
+        self.rules: Counter = Counter()
+
+    def add(self, raised: list[Raised]) -> None:
+        """Append final detections (all later ones sort after them: they are raised later)."""
+        for r in sorted(raised, key=Raised.order):
+            self.count += 1
+            self.rules[r.rule] += 1
+            d = r.to_detection(self.count, "live", r.live_event_id)
+            self._fh.write(("  " if self.count == 1 else ",\n  ") + json.dumps(record(d)))
+
+    def finish(self, meta: dict[str, Any]) -> None:
+        """Write truth.json: the simulation's parameters, the count, the detections (one per line)."""
+        self._fh.close()
+        with self.path.open("w") as out:
+            out.write('{"simulation": ' + json.dumps(meta, sort_keys=True) + f',\n "count": {self.count},\n')
+            out.write(' "detections": [\n')
+            with self._tmp.open() as lines:
+                shutil.copyfileobj(lines, out)
+            out.write("\n ]\n}\n")
+        self._tmp.unlink()
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ store, memory) see the state at that time. The work-slot limits still drop event
 
 from __future__ import annotations
 
+from collections import deque
 from itertools import cycle
 from typing import Protocol
 
@@ -84,7 +85,7 @@ class Driver:
         self.host = host
         self.world = world
         self.sink = sink
-        self.engine = HostEngine(host, table="driver", route="A")
+        self.engine = HostEngine(host, table="driver", route="A", keep=False)
         self.intents = IntentStore()
         self.apc = ApcMonitor()
         self.deep = DeepCache()
@@ -94,8 +95,20 @@ class Driver:
         self.worker_frames = worker_frames
         self._workers = cycle(worker_tids)
         self.sequence = 0  # IOCTL Header.Sequence of the one consuming client
-        self.raised: list[Raised] = []  # every live detection, in emission order
+        self.raised: deque[Raised] = deque()  # live detections in emission order, until drained
         self._classified: dict[tuple, Classification] = {}
+
+    def drain(self, before_us: int | None = None) -> list[Raised]:
+        """Take the live detections raised before `before_us` (all when None) off the driver.
+
+        A detection is final once nothing later can add to its evidence (route A waits up to 1000 ms for the
+        handle row of its operation), so drain with a margin of a few seconds behind the simulation's clock.
+        """
+        out = []
+        raised = self.raised
+        while raised and (before_us is None or raised[0].ts < before_us):
+            out.append(raised.popleft())
+        return out
 
     def _emit(self, raised: list[Raised], header: tuple[int, int]) -> None:
         for r in raised:
@@ -175,7 +188,7 @@ class Driver:
 
     def _classify(self, caller: int, tid: int, space: object, frames: tuple[int, ...], kind: str) -> Classification:
         teb = self.world.teb_stack(caller, tid) if space is not None else None
-        key = (id(space), getattr(space, "version", 0), frames, kind, teb)
+        key = (getattr(space, "version", None), frames, kind, teb)
         cls = self._classified.get(key)
         if cls is None:
             if len(self._classified) > 65536:

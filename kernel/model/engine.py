@@ -49,10 +49,11 @@ class LiveRow:
 class HostEngine:
     """Detections of one host, row by row."""
 
-    def __init__(self, host: str | None, *, table: str = "per-key", route: str = "auto") -> None:
+    def __init__(self, host: str | None, *, table: str = "per-key", route: str = "auto", keep: bool = True) -> None:
         if route not in ("auto", "A", "B"):
             raise ValueError(f"route must be auto, A or B, not {route!r}")
         self.host = host
+        self.keep = keep  # False: detections are only returned, not kept for finish() (a caller that streams them)
         self.table = table
         self.route = route
         self.kernel: list[Raised] = []  # every kernel detection except the APC ones
@@ -103,7 +104,8 @@ class HostEngine:
                 rule, entry = hit
                 raised = Raised(self.host, rule, ts, trigger, entry.key[0], entry.key[1], (None, None, None),
                                 list(entry.evidence.items()), None, entry.marks)  # fmt: skip
-                self.controller[route].append(raised)
+                if self.keep:
+                    self.controller[route].append(raised)
                 out.append(raised)
         return out
 
@@ -131,12 +133,14 @@ class HostEngine:
             if flags is not None and stack_anomaly(flags):
                 out.append(Raised(self.host, "STACK_INTEGRITY_ANOMALY_ON_HANDLE_OP", ts, eid, actor, target, corr,
                                   evidence))  # fmt: skip
-            self.kernel += out
+            if self.keep:
+                self.kernel += out
         if "B" in self._chains and is_thread_object and known and access is not None:
             kind = apc_kind(actor, target, access)  # type: ignore[arg-type]
             if kind and self._cooldown.allow(actor, target, kind, ts):
                 raised = Raised(self.host, APC_RULE[kind], ts, eid, actor, target, (0, access, 0), [(eid, ts)])
-                self.apc["B"].append(raised)
+                if self.keep:
+                    self.apc["B"].append(raised)
                 out.append(raised)
                 out += self._steps([raised], ("B",))
         return out
@@ -155,7 +159,8 @@ class HostEngine:
         raised = Raised(self.host, rule, ts, eid, actor, target, (0, access, 0), evidence)
         if actor is not None and target is not None and access is not None:
             self._pending.wait((actor, target, access), ts, evidence)
-        self.apc["A"].append(raised)
+        if self.keep:
+            self.apc["A"].append(raised)
         return [raised, *self._steps([raised])]
 
     def thread(self, eid: int, ts: int, actor: int | None, target: int | None, etw: bool, got_start: bool | None,
@@ -183,7 +188,8 @@ class HostEngine:
                 key = chain_key(actor, target)
                 out.append(Raised(self.host, rule, ts, eid, key[0], key[1], (entry.flags, entry.mask, entry.age),
                                   list(entry.evidence.items())))  # fmt: skip
-        self.kernel += out
+        if self.keep:
+            self.kernel += out
         controller: list[Raised] = []
         if etw and target:
             step = ctl.thread_step_marks(actor, target, start_address, image_base, image_size, start_type,
@@ -210,7 +216,8 @@ class HostEngine:
             if count > 1:
                 out.append(Raised(self.host, "MULTIPLE_NTDLL_IMAGE_MAPPINGS", ts, eid, pid, pid, (0, 0, 0),
                                   list(rows)))  # fmt: skip
-        self.kernel += out
+        if self.keep:
+            self.kernel += out
         return out + self._steps(out)
 
     def registry(self, eid: int, ts: int, actor: int | None, key_path: str | None) -> list[Raised]:
@@ -220,7 +227,8 @@ class HostEngine:
             return []
         raised = Raised(self.host, "HIGH_VALUE_REGISTRY_ACTIVITY", ts, eid, actor, 0, (0, 0, 0), [(eid, ts)],
                         reason=key_path, attack=attack)  # fmt: skip
-        self.kernel.append(raised)
+        if self.keep:
+            self.kernel.append(raised)
         return [raised]
 
     def ti(self, eid: int, ts: int, actor: int | None, target: int | None, event_name: str | None,

@@ -42,7 +42,8 @@ class Region:
 
 
 class AddressSpace(Protocol):
-    """A process's memory as the driver queries it. `version` changes whenever a region changes."""
+    """A process's memory as the driver queries it. `version` changes whenever a region changes and is never
+    shared with another space's state, so it can key a cache of classifications."""
 
     version: int
 

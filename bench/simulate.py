@@ -1,0 +1,51 @@
+"""The generator: `swk simulate` of a busy host (every technique over benign activity) writing the case and the
+IOCTL record file, at 1 M and 5 M events, with its peak RSS.
+
+The baseline writes the same rows again without simulating them: the generated case is read back a row group at a
+time and written through `CaseWriter` and the `ioctl` output writer, so the ratio is the cost of simulating the host
+and its driver on top of merely writing what they produced.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pyarrow.parquet as pq
+from harness import WORK, Measure
+
+
+def generate(n: int) -> int:
+    """Simulate `n` events into `.bench/simulate-<n>/` (case.parquet, truth.json, events.bin); returns rows."""
+    from swk.capture.simulate import Options, simulate
+
+    out = WORK / f"simulate-{n}"
+    shutil.rmtree(out, ignore_errors=True)
+    return simulate(out, Options(seed=5, events=n, formats=("ioctl",))).rows
+
+
+def rewrite(n: int) -> int:
+    """The baseline: write the generated rows again (case and IOCTL records), without simulating them."""
+    from swk.capture.outputs import WRITERS, OutputContext
+    from swk.store.writer import CaseWriter
+
+    source = WORK / f"simulate-{n}" / "case.parquet"
+    if not source.exists():
+        generate(n)
+    out = WORK / f"simulate-{n}-rewrite"
+    out.mkdir(exist_ok=True)
+    rows = 0
+    with CaseWriter(out / "case.parquet", command="bench") as writer:
+        writer.begin_input("bench", "simulate")
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=65_536):
+            writer.write(batch)
+            rows += batch.num_rows
+    WRITERS["ioctl"](pq.ParquetFile(source).iter_batches(batch_size=65_536), out / "events.bin", OutputContext())
+    return rows
+
+
+MEASURES = [
+    Measure("simulate 1M events + IOCTL records (events/s)", "simulate:generate", {"n": 1_000_000},
+            baseline="simulate:rewrite"),
+    Measure("simulate 5M events + IOCTL records (events/s)", "simulate:generate", {"n": 5_000_000},
+            baseline="simulate:rewrite", runs=1),
+]  # fmt: skip
