@@ -5,8 +5,9 @@ open with a spoofed stack, TI alloc/write/protect, a remote thread in private ex
 rule, the kernel mark chain and the controller chain), then queues an APC into rundll32 whose thread comes 31 s
 later (the 30 s window has closed), sets a Run key, and maps an ntdll from a user folder; benign svchost noise
 around it; live detections (one confirmed pair, one live-only tamper); two rejects and two rows without a time.
-`hostile=True` puts attacker-controlled markup, `javascript:` URLs and U+202E into paths, command lines, registry
-values, a host name and a live detection name, which must all reach the report as inert text.
+`hostile=True` puts attacker-controlled markup, `javascript:` URLs, U+202E and terminal escape sequences into paths,
+command lines, registry values, a host name and a live detection name, which must all reach the report as inert
+text and a terminal with the escapes removed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ HOSTILE = {
     "img": "\"'><img src=x onerror=alert('img')>",
     "url": "javascript:alert('url')",
     "bidi": "invoice\u202egpj.exe",
+    "escape": "\x1b]0;owned\x07\x1b[2J",  # a terminal title change and a screen clear
 }
 PRIVATE, IMAGE = 0x20000, 0x1000000
 NTDLL = 0x7FFD_F740_0000
@@ -71,7 +73,7 @@ def incident_rows(hostile: bool = False) -> list[dict[str, Any]]:
         _proc(1500, 6100, 700, r"C:\Windows\System32\svchost.exe", "svchost.exe -k netsvcs -p"),
         _ti(1990, 4242, 5150, 0, "KERNEL_THREATINT_CREATEPROCESS", creation_flags=0x4),
         _proc(2000, 5150, 4242, r"C:\Windows\System32\notepad.exe" + h.get("script", ""),
-              "notepad.exe " + h.get("url", "")),
+              "notepad.exe " + h.get("url", "") + h.get("escape", "")),
         _handle(2200, 4242, 5150, 0x2A, class_id=2, class_name="DIRECT-SYSCALL-SUSPECT", flags=0x3C600 | 0x800,
                 frames=[{"address": INJECTOR + 0x1A2B, "module": "powershell.exe", "offset": 0x1A2B},
                         {"address": 0x1F_0000 + 0x88, "module": None, "offset": None},
@@ -93,7 +95,7 @@ def incident_rows(hostile: bool = False) -> list[dict[str, Any]]:
          "image_base": 0x7FFD_0000_0000, "image_size": 0x1F_0000, "is_system_mode": False},
         {"ms": 9000, "family": "registry", "kind": "sleepwalker:etw:RegistryTelemetry", "actor_pid": 4242,
          "operation": "SET_VALUE", "key_path": r"\REGISTRY\MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Run",
-         "value_name": "Updater" + h.get("bidi", ""), "value_data": h.get("url", r"C:\Users\Public\upd.exe")},
+         "value_name": "Updater" + h.get("bidi", "") + h.get("escape", ""), "value_data": h.get("url", r"C:\Users\Public\upd.exe")},
         _proc(44000, 7001, 4242, r"C:\Windows\System32\rundll32.exe", "rundll32.exe shell32.dll,Control_RunDLL"),
         _handle(45000, 4242, 7001, 0x10, is_thread_object=True),
         _handle(45100, 4242, 7001, 0x28),
@@ -132,7 +134,7 @@ def _digest(rows: list[dict[str, Any]]) -> str:
 
 def write_incident(path: Path, *, hostile: bool = False) -> Path:
     """Write the incident case to `path` (two inputs, two rejects, two rows without time) and return it."""
-    host = "WS01" + (HOSTILE["img"] if hostile else "")
+    host = "WS01" + (HOSTILE["img"] + HOSTILE["escape"] if hostile else "")
     rows = incident_rows(hostile)
     etw = [r for r in rows if r["kind"] != "sleepwalker:etw:HandleTelemetry"]
     handles = [r for r in rows if r["kind"] == "sleepwalker:etw:HandleTelemetry"]

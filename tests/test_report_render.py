@@ -79,7 +79,8 @@ def test_captured_markup_stays_text(hostile):
 def test_bidi_and_controls_are_shown_not_obeyed(hostile):
     _report, page, parsed = hostile
     assert "\u202e" not in page
-    assert "invoice<U+202E>gpj.exe" in "".join(parsed.text)
+    assert "invoice<U+202E>gpj.exe<U+001B>]0;owned<U+0007><U+001B>[2J" in "".join(parsed.text)
+    assert "\x1b" not in page and "\x07" not in page
     assert visible("a\u202eb\x1b[31mc\u200bd\te") == "a<U+202E>b<U+001B>[31mc<U+200B>d\te"
 
 
