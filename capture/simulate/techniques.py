@@ -59,6 +59,15 @@ def _victim(sim: Simulation, base: Baseline, name: str = "notepad.exe", threads:
     return sim.existing("C:\\Windows\\System32\\" + name, base.explorer, name, threads=threads)
 
 
+def _stage_shellcode(sim: Simulation, inject: Process, victim: Process, t0: int) -> dict[str, int]:
+    """VirtualAllocEx one RW page, write the shellcode, protect it RX, 1 ms apart; the address lands in ["a"]."""
+    region: dict[str, int] = {}
+    sim.at(t0, lambda ts: region.setdefault("a", sim.allocate(ts, inject, victim, 0x1000, PAGE_READWRITE, SHELLCODE)))
+    sim.at(t0 + 1 * MS, lambda ts: sim.write(ts, inject, victim, region["a"], len(SHELLCODE)))
+    sim.at(t0 + 2 * MS, lambda ts: sim.protect(ts, inject, victim, region["a"], PAGE_EXECUTE_READ))
+    return region
+
+
 @scenario("crt-shellcode", "T1055.002", dict(REMOTE_THREAD, **{
     "REMOTE_THREAD_START_IN_NON_IMAGE_EXECUTABLE_REGION": 1, "KERNEL_PROCESS_HOLLOWING_MARK_CHAIN_MEDIUM": 1,
     "THREAD_HIJACK_INTENT/apc": 1}))  # fmt: skip
@@ -75,11 +84,7 @@ def crt_shellcode(sim: Simulation, base: Baseline, t0: int) -> None:
     """
     inject, victim = _implant(sim, base), _victim(sim, base)
     sim.at(t0, sim.open_process, inject, victim, 0x43A)
-    region: dict[str, int] = {}
-    sim.at(t0 + 1 * MS, lambda ts: region.setdefault("a", sim.allocate(ts, inject, victim, 0x1000, PAGE_READWRITE,
-                                                                      SHELLCODE)))  # fmt: skip
-    sim.at(t0 + 2 * MS, lambda ts: sim.write(ts, inject, victim, region["a"], len(SHELLCODE)))
-    sim.at(t0 + 3 * MS, lambda ts: sim.protect(ts, inject, victim, region["a"], PAGE_EXECUTE_READ))
+    region = _stage_shellcode(sim, inject, victim, t0 + 1 * MS)
     sim.at(t0 + 4 * MS, lambda ts: sim.create_remote_thread(ts, inject, victim, region["a"]))
 
 
@@ -125,11 +130,7 @@ def thread_hijack(sim: Simulation, base: Baseline, t0: int) -> None:
     sim.at(t0, sim.open_thread, inject, victim, thread, 0x1A | 0x40)
     sim.at(t0 + 1 * MS, sim.open_process, inject, victim, 0x38)
     sim.at(t0 + 2 * MS, lambda ts: sim.threat_intel(ts, 8, inject, victim, thread=thread))
-    region: dict[str, int] = {}
-    sim.at(t0 + 3 * MS, lambda ts: region.setdefault("a", sim.allocate(ts, inject, victim, 0x1000, PAGE_READWRITE,
-                                                                      SHELLCODE)))  # fmt: skip
-    sim.at(t0 + 4 * MS, lambda ts: sim.write(ts, inject, victim, region["a"], len(SHELLCODE)))
-    sim.at(t0 + 5 * MS, lambda ts: sim.protect(ts, inject, victim, region["a"], PAGE_EXECUTE_READ))
+    _stage_shellcode(sim, inject, victim, t0 + 3 * MS)
     sim.at(t0 + 6 * MS, lambda ts: sim.threat_intel(ts, 5, inject, victim, thread=thread))
     sim.at(t0 + 7 * MS, lambda ts: sim.threat_intel(ts, 8, inject, victim, thread=thread))
 
@@ -143,11 +144,7 @@ def remote_apc(sim: Simulation, base: Baseline, t0: int) -> None:
     """
     inject, victim = _implant(sim, base, "msupdate.exe"), _victim(sim, base, "SnippingTool.exe", threads=5)
     sim.at(t0, sim.open_process, inject, victim, 0x38)
-    region: dict[str, int] = {}
-    sim.at(t0 + 1 * MS, lambda ts: region.setdefault("a", sim.allocate(ts, inject, victim, 0x1000, PAGE_READWRITE,
-                                                                      SHELLCODE)))  # fmt: skip
-    sim.at(t0 + 2 * MS, lambda ts: sim.write(ts, inject, victim, region["a"], len(SHELLCODE)))
-    sim.at(t0 + 3 * MS, lambda ts: sim.protect(ts, inject, victim, region["a"], PAGE_EXECUTE_READ))
+    _stage_shellcode(sim, inject, victim, t0 + 1 * MS)
     for i, thread in enumerate(victim.threads[1:4]):
         sim.at(t0 + (4 + 2 * i) * MS, sim.open_thread, inject, victim, thread, 0x10)
         sim.at(t0 + (4 + 2 * i) * MS + 100, lambda ts, th=thread: sim.threat_intel(ts, 4, inject, victim, thread=th))
