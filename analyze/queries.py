@@ -74,14 +74,14 @@ class Analysis:
 def open_analysis(case: Case | str | Path, **connect: Any) -> Analysis:
     """Open a case, load every view (materialised where it pays), compute the detections once and collect warnings.
 
-    `found` holds the detections without their evidence lists: the summary, the counts and the warnings all read
-    it, and a query that needs no evidence never builds the lists.
+    `found` holds the detections without ids or evidence (the `reconciled` view): the summary, the counts and the
+    warnings all read it, so a default analysis never sorts for ids or builds evidence lists.
     """
     if not isinstance(case, Case):
         case = open_case(case)
     con = engine.connect(case, **connect)
     con.execute("CREATE OR REPLACE TEMP TABLE found AS SELECT host, rule, name, severity, actor_pid, target_pid, "
-                "ts, status FROM detections")  # fmt: skip
+                "ts, status FROM reconciled")  # fmt: skip
     return Analysis(case, con, warnings(con))
 
 

@@ -13,6 +13,11 @@ FROM (
            (SELECT min_by(n.attack, n.needle_order)
             FROM high_value_needles AS n
             WHERE position(n.needle IN r.lower_key) > 0) AS attack
-    FROM (SELECT *, lower(key_path) AS lower_key FROM registry_ops) AS r
+    FROM (SELECT *, lower(key_path) AS lower_key
+          FROM registry_ops
+          -- one case-insensitive regular expression first: registry rows are often half a case, and this halves
+          -- the cost of testing each needle on every one of them
+          WHERE regexp_matches(key_path, '(?i)\\currentversion\\run|\\image file execution options|\\system\\currentcontrolset\\services\\')
+         ) AS r
 ) AS matched
 WHERE attack IS NOT NULL;
