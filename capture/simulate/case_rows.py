@@ -61,7 +61,7 @@ def case_rows(path: str | Path, columns: tuple[str, ...] = COLUMNS) -> Iterator[
     files = [str(f) for f in case.files]
     con = duckdb.connect()
     select = ", ".join(f'"{c}"' for c in columns)
-    reader = con.execute(f"SELECT {select} FROM read_parquet(?, union_by_name=true, hive_partitioning=true) "
-                         "ORDER BY host, ts, event_id", [files]).to_arrow_reader(BATCH)  # fmt: skip
+    reader = con.sql(f"SELECT {select} FROM read_parquet($files, union_by_name=true, hive_partitioning=true) "
+                     "ORDER BY host, ts, event_id", params={"files": files}).to_arrow_reader(BATCH)  # fmt: skip
     for batch in reader:
         yield from _plain(batch)
