@@ -24,6 +24,7 @@ from swk.reports.sql import rows
 from swk.store.reader import Case, open_case
 from swk.store.summary import summarize
 
+TEXT_FORMATS = ("jsonl", "winlog-jsonl", "suite", "console", "printer", "controller")  # source_offset is a line
 OPEN_CARDS = 12  # the most severe cards start open; the rest one click away, so a large report stays scannable
 NOTES = (
     "Rows without a time cannot be placed in a window: no detection is reconstructed from them.",
@@ -86,8 +87,10 @@ def assemble(case_spec: str | Path | Case, *, title: str | None = None, min_seve
     con = connect(case)
     try:
         rows(con, "found")
-        # `swk analyze`'s warnings read its `found` table: here the same detections, computed once for both.
+        # `swk analyze`'s warnings read its `found` table and the limits view: here the same detections, and the
+        # limits computed once (temp objects shadow the views) for the warnings and the gaps section alike.
         con.execute("CREATE OR REPLACE TEMP VIEW found AS SELECT * FROM report_found")
+        con.execute("CREATE OR REPLACE TEMP TABLE limits AS SELECT * FROM main.limits")
         return _assemble(con, case, title=title, min_severity=min_severity, limits=limits) | {
             "warnings": warnings(con)}
     finally:
@@ -143,8 +146,7 @@ def _where(r: dict[str, Any]) -> str:
     offset = r.get("source_offset")
     if offset is None:
         return ""
-    text = r.get("source_format") in ("jsonl", "console", "printer", "suite", "controller", "sysmon-json")
-    return f"line {offset}" if text else f"@0x{offset:08x}"
+    return f"line {offset}" if r.get("source_format") in TEXT_FORMATS else f"@0x{offset:08x}"
 
 
 def _severity(counts: list[dict[str, Any]], min_severity: int) -> list[dict[str, Any]]:
