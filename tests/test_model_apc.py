@@ -61,16 +61,21 @@ def test_route_a_detection_and_its_handle_row():
 
 def test_route_b_on_a_host_without_apc_rows():
     # trigger: a thread-object handle row, remote, with SET_CONTEXT; kind 2 with SUSPEND_RESUME; 2000 ms cooldown
-    rows = [rowkit.handle(1, 0, 100, 200, SET_CONTEXT, is_thread_object=True),
-            rowkit.handle(2, 1999, 100, 200, SET_CONTEXT, is_thread_object=True),
-            rowkit.handle(3, 2000, 100, 200, SET_CONTEXT, is_thread_object=True),
-            rowkit.handle(4, 2500, 100, 200, 0x1A, is_thread_object=True),
-            rowkit.handle(5, 2600, 100, 200, SET_CONTEXT, is_thread_object=False),  # a process handle
-            rowkit.handle(6, 2700, 200, 200, SET_CONTEXT, is_thread_object=True),  # self
-            rowkit.handle(7, 2800, 100, 300, 0x8, is_thread_object=True)]  # no SET_CONTEXT
+    rows = [
+        rowkit.handle(1, 0, 100, 200, SET_CONTEXT, is_thread_object=True),
+        rowkit.handle(2, 1999, 100, 200, SET_CONTEXT, is_thread_object=True),
+        rowkit.handle(3, 2000, 100, 200, SET_CONTEXT, is_thread_object=True),
+        rowkit.handle(4, 2500, 100, 200, 0x1A, is_thread_object=True),
+        rowkit.handle(5, 2600, 100, 200, SET_CONTEXT, is_thread_object=False),  # a process handle
+        rowkit.handle(6, 2700, 200, 200, SET_CONTEXT, is_thread_object=True),  # self
+        rowkit.handle(7, 2800, 100, 300, 0x8, is_thread_object=True),
+    ]  # no SET_CONTEXT
     out = analyze(rows)
     assert [(d.rule, d.trigger_event_id) for d in out] == [
-        ("REMOTE_APC_CREATION_SUSPECT", 1), ("REMOTE_APC_CREATION_SUSPECT", 3), ("THREAD_HIJACK_INTENT/apc", 4)]
+        ("REMOTE_APC_CREATION_SUSPECT", 1),
+        ("REMOTE_APC_CREATION_SUSPECT", 3),
+        ("THREAD_HIJACK_INTENT/apc", 4),
+    ]
 
 
 def test_route_is_chosen_per_host():

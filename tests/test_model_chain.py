@@ -79,9 +79,11 @@ def test_actor_zero_is_replaced_by_the_target_and_target_zero_does_nothing():
 
 def test_q_stale_slot_below_the_keys_entry_is_taken_over():
     # [Q] driver table: a stale entry at a lower slot than the key's own is taken over, orphaning the old entry
-    rows = [rowkit.thread(1, 0, 300, 400, MEM),  # key (300, 400) takes slot 0
-            rowkit.thread(2, 1, 100, 200, MEM),  # key (100, 200) takes slot 1
-            rowkit.thread(3, 61000, 100, 200, MEM)]  # both stale; slot 0 is walked first
+    rows = [
+        rowkit.thread(1, 0, 300, 400, MEM),  # key (300, 400) takes slot 0
+        rowkit.thread(2, 1, 100, 200, MEM),  # key (100, 200) takes slot 1
+        rowkit.thread(3, 61000, 100, 200, MEM),
+    ]  # both stale; slot 0 is walked first
     mine = lambda out: [t for r, t in out if t != 1]  # noqa: E731
     assert mine(chain(rows)) == [2]  # per-key: the entry's window is 61 s old, so row 3 resets it
     assert mine(chain(rows, table="driver")) == [2, 3]  # driver: a fresh duplicate entry emits again
@@ -89,8 +91,10 @@ def test_q_stale_slot_below_the_keys_entry_is_taken_over():
 
 def test_driver_table_evicts_the_oldest_entry():
     rows = [rowkit.thread(1 + i, i, 1000 + 4 * i, 200, MEM) for i in range(256)]  # 256 keys fill the table
-    rows += [rowkit.thread(300, 300, 5000, 200, MEM),  # evicts the oldest (key of row 1)
-             rowkit.thread(301, 400, 1000, 200, MEM)]  # row 1's key again: a new entry, its cooldown forgotten
+    rows += [
+        rowkit.thread(300, 300, 5000, 200, MEM),  # evicts the oldest (key of row 1)
+        rowkit.thread(301, 400, 1000, 200, MEM),
+    ]  # row 1's key again: a new entry, its cooldown forgotten
     assert (MEDIUM, 301) not in chain(rows)
     assert (MEDIUM, 301) in chain(rows, table="driver")
 

@@ -26,7 +26,10 @@ def test_thread_step_marks():
     # [Q] a local thread starting in its exe's code is "outside" too (header-page ImageSize)
     assert thread_step_marks(T, T, base + 0x1A2B0, base, 0x1000, MEM_IMAGE, 0x20, 0) == \
         C.THREAD_START_OUTSIDE_IMAGE | C.IMAGE_DRIFT  # fmt: skip
-    assert thread_step_marks(A, T, base + 0x10, base, 0x1000, MEM_IMAGE, 0x20, 2) == C.THREAD_CONTEXT_INTENT | C.REMOTE_THREAD_INTENT
+    assert (
+        thread_step_marks(A, T, base + 0x10, base, 0x1000, MEM_IMAGE, 0x20, 2)
+        == C.THREAD_CONTEXT_INTENT | C.REMOTE_THREAD_INTENT
+    )
     assert thread_step_marks(A, T, None, base, 0x1000, None, None, None) == 0  # unknown facts never fire
 
 

@@ -78,7 +78,9 @@ def test_a_caller_thread_without_a_sane_teb_makes_the_open_direct(world):
     drv, sink = driver(sim)
     drv.open_handle(T0, base.defender.pid, 4, base.explorer.pid, 0x1000, sim.frames(base.defender, "OpenProcess"))
     assert [r[1] for r in sink.records if r[0] == "detection"] == [
-        "DIRECT_SYSCALL_SUSPECT_HANDLE_OPERATION", "STACK_INTEGRITY_ANOMALY_ON_HANDLE_OP"]
+        "DIRECT_SYSCALL_SUSPECT_HANDLE_OPERATION",
+        "STACK_INTEGRITY_ANOMALY_ON_HANDLE_OP",
+    ]
 
 
 def test_default_work_slot_limits():
@@ -95,7 +97,9 @@ def test_burst_drops_telemetry_but_keeps_intents(world):
     target = base.user[0]
     for i in range(6):  # a burst of six opens within 6 µs: four slots, two silent drops
         caller = base.svchosts[i]
-        drv.open_handle(T0 + i, caller.pid, caller.threads[0].tid, target.pid, 0x1000, sim.frames(caller, "OpenProcess"))
+        drv.open_handle(
+            T0 + i, caller.pid, caller.threads[0].tid, target.pid, 0x1000, sim.frames(caller, "OpenProcess")
+        )
     handles = [r for r in sink.records if r[0] == "handle"]
     assert len(handles) == 4 and [r[4] for r in handles] == [1, 2, 3, 4] and drv.handle_work.dropped == 2
     # the dropped open of svchosts[5] still left its intent: a self-created thread is resolved to it [Q]

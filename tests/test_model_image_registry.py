@@ -65,7 +65,8 @@ def test_high_value_needles(path, attack):
     assert high_value_attack(path) == attack
     out = analyze([rowkit.registry(1, 0, 2576, path)])
     assert [(d.rule, d.attack, d.reason, d.target_pid) for d in out] == (
-        [("HIGH_VALUE_REGISTRY_ACTIVITY", attack, path, 0)] if attack else [])
+        [("HIGH_VALUE_REGISTRY_ACTIVITY", attack, path, 0)] if attack else []
+    )
 
 
 def test_tamper_emits_on_mask_changes_only():
@@ -80,4 +81,5 @@ def test_live_tamper_rows_are_live_only():
                         reason="driver dispatch/object integrity drift detected")]  # fmt: skip
     out = analyze(rows)
     assert [(d.status, d.rule, d.evidence, d.engine, d.corr_flags) for d in out] == [
-        ("live-only", "DRIVER_DISPATCH_OR_OBJECT_TAMPER", (1,), "kernel", 1)]
+        ("live-only", "DRIVER_DISPATCH_OR_OBJECT_TAMPER", (1,), "kernel", 1)
+    ]

@@ -43,6 +43,8 @@ def test_assumed_ti_events_appear_only_where_documented(tmp_path):
 
         out = tmp_path / name
         simulate(out, Options(scenarios=(name,), benign=False, formats=()))
-        names = {r[0] for r in duckdb.sql(f"select event_name from '{out}/case.parquet' where family = 'ti'").fetchall()}
+        names = {
+            r[0] for r in duckdb.sql(f"select event_name from '{out}/case.parquet' where family = 'ti'").fetchall()
+        }
         uses = bool(names & set(assumed))
         assert uses == ("Assumption" in SCENARIOS[name].doc), name

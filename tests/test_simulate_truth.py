@@ -38,7 +38,12 @@ def test_evidence_points_at_rows_that_make_sense(mixed):
     con = duckdb.connect()
     con.execute(f"create view c as select * from '{mixed.case}'")
     for d in load(mixed.truth)["detections"][:400]:
-        families = {r[0] for r in con.execute(f"select family from c where event_id in ({','.join(map(str, d['evidence']))})").fetchall()}
+        families = {
+            r[0]
+            for r in con.execute(
+                f"select family from c where event_id in ({','.join(map(str, d['evidence']))})"
+            ).fetchall()
+        }
         live = con.execute("select detection_name, actor_pid, target_pid from c where event_id = ?",
                            [d["live_event_id"]]).fetchall()  # fmt: skip
         assert live == [(d["name"], d["actor_pid"], d["target_pid"])]

@@ -33,8 +33,16 @@ SPAWNS = (
     ("steam", "C:\\Program Files (x86)\\Steam\\steamerrorreporter.exe", '"steamerrorreporter.exe" -silent', False, True, 1, (2, 20)),
     ("steam", "C:\\Program Files (x86)\\Steam\\bin\\steamservice.exe", '"C:\\Program Files (x86)\\Steam\\bin\\steamservice.exe" /RunAsService', False, True, 2, (30, 600)),
 )  # fmt: skip
-CONSOLE_CHILDREN = ("ipconfig.exe /all", "whoami.exe /groups", "ping.exe -n 2 10.0.0.1", "tasklist.exe", "where.exe git")
-SERVICE_KEY = "\\REGISTRY\\MACHINE\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters\\Interfaces"  # RTL_REGISTRY_SERVICES
+CONSOLE_CHILDREN = (
+    "ipconfig.exe /all",
+    "whoami.exe /groups",
+    "ping.exe -n 2 10.0.0.1",
+    "tasklist.exe",
+    "where.exe git",
+)
+SERVICE_KEY = (
+    "\\REGISTRY\\MACHINE\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters\\Interfaces"  # RTL_REGISTRY_SERVICES
+)
 RUN_KEYS = ("Software\\Microsoft\\Windows\\CurrentVersion\\Run", "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run",
             "Software\\Microsoft\\Windows\\CurrentVersion\\RunOnce")  # fmt: skip
 
@@ -87,7 +95,9 @@ class Benign:
         activities = events_per_s / mix.rows_per_activity()
         self.complex_rate = activities * mix.share(Mix.COMPLEX)
         weights = tuple(getattr(mix, k) for k in Mix.SIMPLE)
-        self.bulk = Bulk(sim, base, activities * mix.share(Mix.SIMPLE), weights, seed, reference) if sum(weights) else None
+        self.bulk = (
+            Bulk(sim, base, activities * mix.share(Mix.SIMPLE), weights, seed, reference) if sum(weights) else None
+        )
         self.alive: list[Process] = [p for p in base.all() if not p.wow64]
         self.consoles: list[Process] = []
         self.renderers: list[Process] = list(base.edge_children[2:])
@@ -188,7 +198,10 @@ class Benign:
         child = sim.spawn(ts, edge, EDGE, f'"{EDGE}" --type=renderer --renderer-client-id={rng.randrange(8, 400)} '
                                          "--mojo-platform-channel-handle=2344 /prefetch:1", workers=3, dlls=10)  # fmt: skip
         sim.at(ts + 600, lambda t: sim.open_process(t, edge, child, 0x1478) if child.alive else None)
-        sim.at(ts + 700, lambda t: sim.threat_intel(t, 7, edge, child, base=0x7FFB_0000_0000, size=0x28) if child.alive else None)
+        sim.at(
+            ts + 700,
+            lambda t: sim.threat_intel(t, 7, edge, child, base=0x7FFB_0000_0000, size=0x28) if child.alive else None,
+        )
         self.renderers.append(child)
         self.alive.append(child)
         self.sim.at(ts + int(rng.uniform(5, 120) * 1e6), self._exit, child)
@@ -202,4 +215,6 @@ class Benign:
     def _ti_write(self, ts: int) -> None:
         """The browser broker writes into a renderer (TI WRITEVM); no Sleepwalker record."""
         if self.renderers:
-            self.sim.threat_intel(ts, 7, self.base.edge, self.rng.choice(self.renderers), base=0x7FFB_0000_0000, size=0x10)
+            self.sim.threat_intel(
+                ts, 7, self.base.edge, self.rng.choice(self.renderers), base=0x7FFB_0000_0000, size=0x10
+            )

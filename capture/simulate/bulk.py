@@ -97,7 +97,9 @@ class Bulk:
     def _registry_templates(self) -> list[RegistryTemplate]:
         out = [RegistryTemplate("OPEN_KEY", k) for k in RELATIVE_KEYS + ABSOLUTE_KEYS]
         out += [RegistryTemplate("SET_VALUE", hkcu(k), v, d) for k, v, d in SET_KEYS]
-        out.append(RegistryTemplate("CREATE_KEY", "Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\SessionInfo\\1"))
+        out.append(
+            RegistryTemplate("CREATE_KEY", "Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\SessionInfo\\1")
+        )
         assert not any(high_value_attack(t.key_path) for t in out), "bulk registry keys must raise nothing"
         return out
 
@@ -179,7 +181,9 @@ class Bulk:
             kept, sequences, workers = driver.open_handles(h_ts, callers, targets, accesses, kinds)
             if all(kept):
                 eids = (sink.next_id + hpos).tolist()
-                driver.index_handles(eids, h_ts, callers, targets, accesses, [self._classes[k] for k in handle.tolist()])
+                driver.index_handles(
+                    eids, h_ts, callers, targets, accesses, [self._classes[k] for k in handle.tolist()]
+                )
             else:  # the work queue dropped some opens: they get no rows
                 keep = np.ones(j - i, dtype=bool)
                 keep[hpos] = kept

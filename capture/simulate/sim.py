@@ -154,7 +154,9 @@ class Simulation:
             self.at(ts + self.rng.randrange(1500, 4000), self._thread, child, worker, child.pid,
                     stacks.thread_start(self.host, "threadpool"))  # fmt: skip
 
-    def new_thread(self, ts: int, proc: Process, start: str | int = "threadpool", creator: Process | None = None) -> Thread:
+    def new_thread(
+        self, ts: int, proc: Process, start: str | int = "threadpool", creator: Process | None = None
+    ) -> Thread:
         """A thread created in `proc` (by itself unless `creator`)."""
         thread = self.host.add_thread(proc)
         address = start if isinstance(start, int) else stacks.thread_start(self.host, start)

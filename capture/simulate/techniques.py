@@ -355,7 +355,9 @@ def service_persistence(sim: Simulation, base: Baseline, t0: int) -> None:
     `ControlSet001`, which the needle does not name, so they raise nothing.
     """
     inject = _implant(sim, base, "svcinstall.exe")
-    sim.at(t0, sim.registry, inject, "CREATE_KEY", "\\REGISTRY\\MACHINE\\SYSTEM\\CurrentControlSet\\Services\\UpdaterSvc")
+    sim.at(
+        t0, sim.registry, inject, "CREATE_KEY", "\\REGISTRY\\MACHINE\\SYSTEM\\CurrentControlSet\\Services\\UpdaterSvc"
+    )
     real = "\\REGISTRY\\MACHINE\\SYSTEM\\ControlSet001\\Services\\UpdaterSvc"
     for i, (value, data) in enumerate((("ImagePath", (2, 96)), ("Type", (4, 4)), ("Start", (4, 4)),
                                        ("ObjectName", (1, 24)))):  # fmt: skip

@@ -57,5 +57,7 @@ def memory_related(access: int) -> bool:
 
 def captures_stack(access: int, is_duplicate: bool) -> bool:
     """Whether the pre-callback walks the user stack (practically always, by the same [Q])."""
-    wanted = PROCESS_VM_WRITE | PROCESS_VM_OPERATION | PROCESS_CREATE_THREAD | THREAD_SET_CONTEXT | THREAD_SUSPEND_RESUME
+    wanted = (
+        PROCESS_VM_WRITE | PROCESS_VM_OPERATION | PROCESS_CREATE_THREAD | THREAD_SET_CONTEXT | THREAD_SUSPEND_RESUME
+    )
     return is_duplicate or bool(access & wanted) or bool(access & PROCESS_ALL_ACCESS)

@@ -50,7 +50,9 @@ class Classification:
     deep_region_size: int = 0
     deep_region_state: int = 0
     deep_region_type: int = 0
-    deep_key: tuple[int, int, int, int, int] | None = None  # region (base, size, protect, state, type) if the gate passed
+    deep_key: tuple[int, int, int, int, int] | None = (
+        None  # region (base, size, protect, state, type) if the gate passed
+    )
 
     @property
     def class_name(self) -> str:
@@ -156,7 +158,9 @@ def classify(space: AddressSpace | None, frames: tuple[int, ...], *, kind: str =
     chain_sane = _module_chain_sane(regions)
     unwind_valid = _unwind_valid(space, regions, frames)
     teb_checked = tid_known
-    teb_valid = teb_checked and teb is not None and 0 < teb[0] < teb[1] and TEB_MIN_STACK <= teb[1] - teb[0] <= TEB_MAX_STACK
+    teb_valid = (
+        teb_checked and teb is not None and 0 < teb[0] < teb[1] and TEB_MIN_STACK <= teb[1] - teb[0] <= TEB_MAX_STACK
+    )
     outside = teb_valid and not any(teb[0] <= f < teb[1] for f in frames)  # type: ignore[index]
     flags |= (F.STACK_VALIDATED if validated else 0) | (F.STACK_SPOOF_SUSPECT if spoof else 0)
     flags |= (F.RETURN_ADDRESS_VALID if ret_valid else 0) | (F.MODULE_CHAIN_SANE if chain_sane else 0)

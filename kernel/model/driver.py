@@ -54,19 +54,58 @@ class ThreadRecord:
 class Sink(Protocol):
     """Receives the driver's records in emission order; every method returns the record's event id."""
 
-    def handle(self, ts: int, header: tuple[int, int], caller: int, target: int, access: int, cls: Classification,
-               flags: int, sample: bytes, is_thread: bool, is_duplicate: bool, sequence: int) -> int: ...
+    def handle(
+        self,
+        ts: int,
+        header: tuple[int, int],
+        caller: int,
+        target: int,
+        access: int,
+        cls: Classification,
+        flags: int,
+        sample: bytes,
+        is_thread: bool,
+        is_duplicate: bool,
+        sequence: int,
+    ) -> int: ...
 
-    def apc(self, ts: int, header: tuple[int, int], caller: int, target: int, access: int, class_name: str,
-            is_duplicate: bool) -> int: ...
+    def apc(
+        self,
+        ts: int,
+        header: tuple[int, int],
+        caller: int,
+        target: int,
+        access: int,
+        class_name: str,
+        is_duplicate: bool,
+    ) -> int: ...
 
     def thread(self, ts: int, header: tuple[int, int], rec: ThreadRecord, sequence: int) -> int: ...
 
-    def image(self, ts: int, header: tuple[int, int], pid: int, base: int, size: int, path: str,
-              system_mode: bool, signature: tuple[int, int]) -> int: ...
+    def image(
+        self,
+        ts: int,
+        header: tuple[int, int],
+        pid: int,
+        base: int,
+        size: int,
+        path: str,
+        system_mode: bool,
+        signature: tuple[int, int],
+    ) -> int: ...
 
-    def registry(self, ts: int, header: tuple[int, int], pid: int, session: int, operation: str, key_path: str,
-                 value_name: str, data: tuple[int, int] | None, high_value: bool) -> int: ...
+    def registry(
+        self,
+        ts: int,
+        header: tuple[int, int],
+        pid: int,
+        session: int,
+        operation: str,
+        key_path: str,
+        value_name: str,
+        data: tuple[int, int] | None,
+        high_value: bool,
+    ) -> int: ...
 
     def process(self, ts: int, header: tuple[int, int], fields: dict) -> int: ...
 

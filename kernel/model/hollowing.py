@@ -16,7 +16,11 @@ MEDIUM = "KERNEL_PROCESS_HOLLOWING_MARK_CHAIN_MEDIUM"
 STRONG = "KERNEL_PROCESS_HOLLOWING_MARK_CHAIN_STRONG"
 # Plain ints: IntFlag arithmetic costs microseconds, and this runs for every thread event.
 MEM, CTX, DUP = int(IntentFlag.PROCESS_MEMORY), int(IntentFlag.THREAD_CONTEXT), int(IntentFlag.DUP_HANDLE)
-REMOTE, OUTSIDE, NON_IMAGE = int(KernelMark.REMOTE_THREAD), int(KernelMark.OUTSIDE_IMAGE), int(KernelMark.NON_IMAGE_EXEC)
+REMOTE, OUTSIDE, NON_IMAGE = (
+    int(KernelMark.REMOTE_THREAD),
+    int(KernelMark.OUTSIDE_IMAGE),
+    int(KernelMark.NON_IMAGE_EXEC),
+)
 MEMORY_MARK, CTX_MARK, DUP_MARK = (int(KernelMark.MEMORY_INTENT), int(KernelMark.THREAD_CONTEXT_INTENT),
                                    int(KernelMark.DUP_HANDLE_INTENT))  # fmt: skip
 _SUSPICIOUS = OUTSIDE | NON_IMAGE

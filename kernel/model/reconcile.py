@@ -60,12 +60,28 @@ def _live_only(row: LiveRow, host: str | None) -> tuple[tuple, dict]:
     entry = rule_for(row.name, row.reason)
     rule = entry.rule if entry else None
     order = RULE_ORDER[rule] if rule else UNKNOWN_RULE_ORDER
-    fields = {"host": host, "rule": rule, "name": row.name, "severity": row.severity, "reason": row.reason,
-              "actor_pid": row.actor, "target_pid": row.target, "ts": row.ts, "first_ts": row.ts, "last_ts": row.ts,
-              "corr_flags": row.corr[0], "corr_access_mask": row.corr[1], "corr_age_ms": row.corr[2],
-              "marks": row.marks, "attack": entry.attack if entry else None, "evidence": (row.event_id,),
-              "trigger_event_id": row.event_id, "status": "live-only", "live_event_id": row.event_id,
-              "engine": entry.emitter if entry else "kernel"}
+    fields = {
+        "host": host,
+        "rule": rule,
+        "name": row.name,
+        "severity": row.severity,
+        "reason": row.reason,
+        "actor_pid": row.actor,
+        "target_pid": row.target,
+        "ts": row.ts,
+        "first_ts": row.ts,
+        "last_ts": row.ts,
+        "corr_flags": row.corr[0],
+        "corr_access_mask": row.corr[1],
+        "corr_age_ms": row.corr[2],
+        "marks": row.marks,
+        "attack": entry.attack if entry else None,
+        "evidence": (row.event_id,),
+        "trigger_event_id": row.event_id,
+        "status": "live-only",
+        "live_event_id": row.event_id,
+        "engine": entry.emitter if entry else "kernel",
+    }
     return (row.ts, row.event_id, order, host or "", row.actor or 0, row.target or 0), fields
 
 

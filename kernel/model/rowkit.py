@@ -49,8 +49,17 @@ def thread(eid: int, ms: float, actor: int, target: int, corr_flags: int = 0, *,
 def apc(eid: int, ms: float, actor: int, target: int, access: int, class_name: str, *, host: str = "WS01",
         **fields: Any) -> dict[str, Any]:  # fmt: skip
     """An ApcTelemetry row."""
-    base = {"kind": "sleepwalker:etw:ApcTelemetry", "actor_pid": actor, "target_pid": target, "access_mask": access,
-            "class_name": class_name, "is_duplicate": False, "corr_flags": 0, "corr_access_mask": 0, "corr_age_ms": 0}
+    base = {
+        "kind": "sleepwalker:etw:ApcTelemetry",
+        "actor_pid": actor,
+        "target_pid": target,
+        "access_mask": access,
+        "class_name": class_name,
+        "is_duplicate": False,
+        "corr_flags": 0,
+        "corr_access_mask": 0,
+        "corr_age_ms": 0,
+    }
     return _row("apc", eid, ms, host, {**base, **fields})
 
 
@@ -72,7 +81,11 @@ def registry(eid: int, ms: float, pid: int, key_path: str, operation: str = "OPE
 def ti(eid: int, ms: float, actor: int, target: int, task: int, *, name: str | None = None, host: str = "WS01",
        **fields: Any) -> dict[str, Any]:  # fmt: skip
     """A Threat-Intelligence row (task 1 ALLOCVM, 2 PROTECTVM, 7 WRITEVM; `name` defaults to the task name)."""
-    names = {1: "KERNEL_THREATINT_TASK_ALLOCVM", 2: "KERNEL_THREATINT_TASK_PROTECTVM", 7: "KERNEL_THREATINT_TASK_WRITEVM"}
+    names = {
+        1: "KERNEL_THREATINT_TASK_ALLOCVM",
+        2: "KERNEL_THREATINT_TASK_PROTECTVM",
+        7: "KERNEL_THREATINT_TASK_WRITEVM",
+    }
     event = name or names.get(task, f"task {task}")
     base = {"kind": f"ti:etw:{event}", "actor_pid": actor, "target_pid": target, "event_name": event, "task": task}
     return _row("ti", eid, ms, host, {**base, **fields})
