@@ -8,6 +8,7 @@ detection); the report's own queries (`queries/*.sql`, package data) only select
 from __future__ import annotations
 
 import ntpath
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,22 +85,25 @@ def assemble(case_spec: str | Path | Case, *, title: str | None = None, min_seve
              limits: Limits = Limits()) -> dict[str, Any]:  # fmt: skip
     """The report's content for a case."""
     case = case_spec if isinstance(case_spec, Case) else open_case(case_spec)
-    con = connect(case)
-    try:
-        rows(con, "found")
-        # `swk analyze`'s warnings read its `found` table and the limits view: here the same detections, and the
-        # limits computed once (temp objects shadow the views) for the warnings and the gaps section alike.
-        con.execute("CREATE OR REPLACE TEMP VIEW found AS SELECT * FROM report_found")
-        con.execute("CREATE OR REPLACE TEMP TABLE limits AS SELECT * FROM main.limits")
-        return _assemble(con, case, title=title, min_severity=min_severity, limits=limits) | {
-            "warnings": warnings(con)}
-    finally:
-        con.close()
+    # The case summary scans the files with pyarrow while DuckDB builds the views: both release the GIL, and the
+    # views' materialisations leave cores idle between their parallel parts.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="swk-summary") as pool:
+        summary = pool.submit(summarize, case)
+        con = connect(case)
+        try:
+            rows(con, "found")
+            # `swk analyze`'s warnings read its `found` table and the limits view: here the same detections, and the
+            # limits computed once (temp objects shadow the views) for the warnings and the gaps section alike.
+            con.execute("CREATE OR REPLACE TEMP VIEW found AS SELECT * FROM report_found")
+            con.execute("CREATE OR REPLACE TEMP TABLE limits AS SELECT * FROM main.limits")
+            report = _assemble(con, case, summary.result(), title=title, min_severity=min_severity, limits=limits)
+            return report | {"warnings": warnings(con)}
+        finally:
+            con.close()
 
 
-def _assemble(con: duckdb.DuckDBPyConnection, case: Case, *, title: str | None, min_severity: int,
-              limits: Limits) -> dict[str, Any]:  # fmt: skip
-    summary = summarize(case)
+def _assemble(con: duckdb.DuckDBPyConnection, case: Case, summary: dict[str, Any], *, title: str | None,
+              min_severity: int, limits: Limits) -> dict[str, Any]:  # fmt: skip
     names = Names(con)
     p = asdict(limits) | {"min_severity": min_severity}
     rows(con, "shown", **p)
