@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from swk.capture.simulate.host import Process
 from swk.capture.simulate.modules import COMMON_DLLS
-from swk.capture.simulate.rows import CaseSink, classification_columns, signed, stream_mask
+from swk.capture.simulate.rows import CaseSink, class_table, signed, stream_mask
 from swk.capture.simulate.sim import Simulation, hkcu
 from swk.capture.simulate.world import Baseline
 from swk.kernel.abi import HandleFlag
@@ -264,7 +264,7 @@ class Bulk:
             "access_mask": pa.array(self._t_access[index]), "flags": flags, "stream_mask": stream_mask(flags),
             "sequence": pa.array(sequences), "is_thread_object": pa.array(self._t_thread[index]),
             "is_duplicate": pa.array(self._t_dup[index]),
-            **classification_columns(self._classes, pa.array(index.astype(np.int32))),
+            **{name: column.take(pa.array(index.astype(np.int32))) for name, column in self._class_columns.items()},
             "deep_sample_size": pa.array(np.zeros(n, dtype=np.int32)),
             "deep_sample": pa.array(np.full(n, b"", dtype=object), type=pa.binary()),
         })  # fmt: skip
@@ -293,6 +293,7 @@ class Bulk:
             "data_size": pa.array([x.data[1] if x.data else 0 for x in t], type=pa.int64()),
             "is_high_value": pa.array([False] * len(t)), "key_path": pa.array([x.key_path for x in t]),
             "value_name": pa.array([x.value_name for x in t])}  # fmt: skip
+        self._class_columns = class_table(self._classes)
         h = self.handles
         self._t_caller = np.array([x.caller.pid for x in h], dtype=np.int64)
         self._t_access = np.array([x.access for x in h], dtype=np.int64)

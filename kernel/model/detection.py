@@ -7,6 +7,7 @@ evidence can still grow: route A waits for the handle row of the same operation)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 
 from swk.kernel.catalogue import BY_RULE, CATALOGUE
 
@@ -80,12 +81,12 @@ class Raised:
 
     def evidence_ids(self) -> tuple[int, ...]:
         """Sorted distinct evidence event ids."""
-        return tuple(sorted({eid for eid, _ in self.evidence}))
+        return tuple(sorted(set(map(itemgetter(0), self.evidence))))
 
     def to_detection(self, id_: int, status: str, live_event_id: int | None) -> Detection:
         """The finished table row."""
         entry = BY_RULE[self.rule]
-        times = [ts for _, ts in self.evidence] or [self.ts]
+        times = list(map(itemgetter(1), self.evidence)) or [self.ts]
         return Detection(id_, self.host, self.rule, entry.name, entry.severity, self.reason, self.actor,
                          self.target, self.ts, min(times), max(times), self.corr[0], self.corr[1], self.corr[2],
                          self.marks, self.attack, self.evidence_ids(), self.trigger, status, live_event_id,
