@@ -54,3 +54,23 @@ def test_clock_columns(con):
 def test_wow64_and_browser_churn(con):
     assert one(con, "select count(*) from c where family = 'process' and command_line like '%--type=renderer%'") > 0
     assert one(con, "select count(*) from c where detection_name = 'MULTIPLE_NTDLL_IMAGE_MAPPINGS'") > 0
+
+
+def test_q_deep_region_protect_always_equals_origin_protect(con):
+    # [Q] spec 1.3: DeepRegionProtect is written from OriginProtect, never from its own query
+    assert one(con, "select count(*) from c where family = 'handle' and deep_region_protect <> origin_protect") == 0
+
+
+def test_direct_syscall_deep_sample_and_cache_hit(tmp_path):
+    from swk.capture.simulate.techniques import SHELLCODE
+    from swk.kernel.abi import HandleFlag
+
+    result = simulate(tmp_path, Options(scenarios=("direct-syscall",), benign=False, formats=()))
+    rows = duckdb.sql(f"select flags, deep_sample, deep_sample_size, class_id from '{result.case}' "
+                      "where family = 'handle' order by event_id").fetchall()  # fmt: skip
+    captured, hit = int(HandleFlag.DEEP_PATH_CAPTURED), int(HandleFlag.DEEP_PATH_CACHE_HIT)
+    assert [(f & (captured | hit), size, cls) for f, _, size, cls in rows] == [
+        (captured, 64, 2),
+        (captured | hit, 64, 2),
+    ]
+    assert all(sample == SHELLCODE[:64] for _, sample, _, _ in rows)  # the first 64 bytes of the origin's page
