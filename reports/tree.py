@@ -13,10 +13,11 @@ import ntpath
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 ROW, INDENT, CHAR, LANE = 22, 18, 7.3, 12  # px: row height, indent per level, monospace glyph width, edge lane
+TWIN = timedelta(seconds=2)  # two sources' create rows of one process are this close (their clocks differ)
 
 
 @dataclass(eq=False)  # identity: two instances of one pid are different processes
@@ -49,6 +50,14 @@ class Forest:
         self.nodes.append(node)
         return node
 
+    def twin(self, r: dict[str, Any]) -> Node | None:
+        """The instance a create row reports again (another source, within `TWIN` of it, not exited), if any."""
+        found = self.by_pid.get((r["host"], r["pid"]))
+        last = found[-1] if found else None
+        if last is None or last.exited is not None or last.start is None or r["ts"] is None:
+            return None
+        return last if abs(r["ts"] - last.start) <= TWIN else None
+
     def at(self, host: str | None, pid: int, ts: datetime | None) -> Node:
         """The instance of `pid` alive at `ts` (the last started before it), made up if none was seen."""
         found = self.by_pid.get((host, pid), [])
@@ -68,6 +77,10 @@ def build(process_rows: list[dict[str, Any]], cards: list[dict[str, Any]], names
     forest = Forest()
     for r in process_rows:
         if r["is_create"]:
+            same = forest.twin(r)
+            if same is not None:  # Sysmon 1 and Security 4688 of one creation: one process, facts merged
+                same.image, same.cmd = same.image or r["image_path"] or "", same.cmd or r["command_line"] or ""
+                continue
             node = forest.add(Node(r["host"], r["pid"], r["ts"], r["image_path"] or "", r["command_line"] or ""))
             if r["parent_pid"] is not None and r["parent_pid"] != r["pid"]:
                 node.parent = forest.at(r["host"], r["parent_pid"], r["ts"])
