@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from swk.capture.simulate import techniques  # noqa: F401  (registers the scenarios)
+from swk.capture.simulate import evasion, techniques  # noqa: F401  (they register the scenarios)
 from swk.capture.simulate import truth as truthfile
 from swk.capture.simulate.benign import Benign, Mix
 from swk.capture.simulate.scenario import SCENARIOS
