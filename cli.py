@@ -378,7 +378,8 @@ def sql(case: Path, query: str | None, fmt: str, params: tuple[tuple[str, str], 
 @click.option("--seed", type=int, default=1, show_default=True, help="the same seed gives the same host and events")
 @click.option("--events", type=click.IntRange(min=0), default=200_000, show_default=True,
               help="approximate events of benign background activity (0: the techniques alone)")
-@click.option("--duration", type=click.FloatRange(min=1), help="simulated seconds [default: events / 1000]")
+@click.option("--duration", type=click.FloatRange(min=1),
+              help="simulated seconds [default: events / 1000; never shorter than the techniques need]")
 @click.option("--host", default="WS-ALICE01", show_default=True, help="host name")
 @click.option("--start", callback=parse_utc, help="UTC start of the capture [default: 2026-03-02T09:00:00Z]")
 @click.option("--formats", default="ioctl", show_default=True,
