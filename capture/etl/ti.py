@@ -85,7 +85,7 @@ def columns(values: dict[str, Any]) -> dict[str, int | None]:
     target = first(values, TARGET)
     if target == 0:
         target = caller
-    return {
+    out = {
         "actor_pid": caller,
         "target_pid": target,
         "tid": first(values, ("TargetThreadId",)),
@@ -95,6 +95,8 @@ def columns(values: dict[str, Any]) -> dict[str, int | None]:
         "old_protect": first(values, OLD_PROTECT),
         "creation_flags": first(values, CREATION_FLAGS),
     }
+    # BIGINT columns keep a u64's bits (a kernel-range address reads negative), as the Sleepwalker columns do
+    return {k: v - (1 << 64) if v is not None and v >= 1 << 63 else v for k, v in out.items()}
 
 
 def event_name(event_id: int, version: int, task: int) -> str:
