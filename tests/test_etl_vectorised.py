@@ -128,3 +128,44 @@ def test_damaged_anywhere_same(written, tmp_path, seed):
             list(reader.read(path, ReadContext()))
         return
     both(path, *SIZES[seed % len(SIZES)])
+
+
+def test_threat_intel_values_same(tmp_path):
+    """TI events through `tirows` and through `Batch._ti`: every FILETIME form, 64-bit pointers, short payloads."""
+    from swk.capture.base import rows_to_batch
+    from swk.capture.etl import encode, ti
+
+    base = sample.row("ti", random.Random(3), 134_170_000_000_000_000)
+    rows = []
+    # 0, at or before 1970 (digits), dates, past 2**63 (digits), the last second of 9999, and two past 9999-12-31
+    # (a FILETIME the scalar decoder cannot date: the event is rejected)
+    times = [0, 5, 116_444_736_000_000_000, 134_170_000_123_456_789, 0xFFFF_FFFF_FFFF_FFF0,
+             2_650_467_743_990_000_000, 2_650_467_744_000_000_000, 0x7FFF_FFFF_FFFF_FFFF]
+    for i, when in enumerate(times * 3):
+        row = dict(base, raw_clock=base["raw_clock"] + i, etw_event_id=1, etw_version=1, task=1)
+        row["fields_json"] = (f'{{"CallingProcessId": {4000 + i}, "CallingProcessCreateTime": {when}, '
+                              f'"TargetProcessId": {0 if i % 4 == 0 else 77}, '
+                              f'"BaseAddress": {0xFFFF_8000_0000_0000 + i}, "RegionSize": 4096}}')  # fmt: skip
+        rows.append(row)
+    path = tmp_path / "ti.etl"
+    writer.write([rows_to_batch(rows)], path, CTX)
+    items = both(path, 64 << 10, 10)
+    got = [r for i in items if not isinstance(i, Reject) for r in i.to_pylist() if r["family"] == "ti"]
+    rejects = [i for i in items if isinstance(i, Reject)]
+    assert len(got) == 18 and len(rejects) == 6 and "date value out of range" in rejects[0].reason
+    assert got[0]["base_address"] == 0xFFFF_8000_0000_0000 - (1 << 64)  # BIGINT keeps the bits, no crash
+    assert got[0]["target_pid"] == got[0]["actor_pid"] == 4000  # target 0 means the caller (spec 3.11)
+    assert '"CallingProcessCreateTime": "2026-03-03T' in got[3]["fields_json"]
+    assert '"CallingProcessCreateTime": "9999-12-31T23:59:59.000000Z"' in got[5]["fields_json"]
+    assert '"CallingProcessCreateTime": "18446744073709551600"' in got[4]["fields_json"]
+    # payloads shorter than their template (and one longer: the rest is ignored), among whole ones
+    whole = writer.ti_payload(1, 1, {"CallingProcessId": 9, "TargetProcessId": 10})
+    records = [encode.event_record(provider=ti.GUID_BYTES, timestamp=i, pid=4, tid=8, user=user, event_id=1,
+                                   version=1, task=1, channel=16)
+               for i, user in enumerate([whole, whole[:7], whole, b"", whole + b"xyz", whole[:-1]])]  # fmt: skip
+    fh = io.BytesIO()
+    encode.write_file(fh, encode.LogfileInfo(start_time=134_170_000_000_000_000, end_time=134_170_000_000_000_000,
+                                             boot_time=134_000_000_000_000_000), ((r, 0) for r in records))  # fmt: skip
+    path.write_bytes(fh.getvalue())
+    items = both(path, 64 << 10, 10)
+    assert sum(isinstance(i, Reject) for i in items) == 3 and sum(i.num_rows for i in items if hasattr(i, "num_rows")) == 4

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pyarrow as pa
 
-from swk.capture.etl import container, layout, scan, sleepwalker, vector
+from swk.capture.etl import container, layout, scan, sleepwalker, ti, tirows, vector
 from swk.capture.etl.rows import _DECODE_ERRORS, Batch, Slice
 from swk.store.reject import Reject
 
@@ -54,7 +54,8 @@ def run(buffers: list[tuple[int, bytes | memoryview]], batch: Batch, seen: dict[
     code = _match(ch, known, names)
     walked = _resolve(ch, batch, seen, known, code, names)
     decoded = [_family(ch, batch, known, name, np.flatnonzero(code == c)) for c, name in enumerate(names)]
-    per_buffer = _by_buffer(ch, code, decoded)
+    threat = _threat_intel(ch, batch, code)
+    per_buffer = _by_buffer(ch, code, decoded, threat)
     for b in range(len(buffers)):
         if ch.slow[b]:
             records, broken = walked[b]
@@ -65,7 +66,7 @@ def run(buffers: list[tuple[int, bytes | memoryview]], batch: Batch, seen: dict[
             if broken is not None:
                 yield broken
         else:
-            yield from _replay(ch, batch, names, decoded, *per_buffer[b])
+            yield from _replay(ch, batch, names, decoded, threat, *per_buffer[b])
         if batch.size >= batch_records:
             yield from batch.build()
             advance(ch.offsets[b] + len(ch.datas[b]))
@@ -138,8 +139,44 @@ def _family(ch: scan.Chunk, batch: Batch, known: Known, name: str,
     return good, cols, rows[~ok]
 
 
-def _by_buffer(ch: scan.Chunk, code: np.ndarray, decoded: list) -> list[tuple]:
-    """Per buffer: (records for `Batch.add` with their family code or -1, and per family the rows decoded)."""
+_TI_GUID = np.frombuffer(ti.GUID_BYTES, dtype="<u8")
+_TI = -2  # family code of the TI events `tirows` decoded
+
+
+def _threat_intel(ch: scan.Chunk, batch: Batch, code: np.ndarray) -> tuple[np.ndarray, dict[str, pa.Array]]:
+    """(records decoded, their columns in record order) of the TI events of fixed-size templates; codes them _TI.
+
+    Only events without extended data: `Batch._event` sends exactly those (of the TI provider) to `Batch._ti`.
+    """
+    rows = np.flatnonzero((code == -1) & (ch.user == ch.pos + _EXT))
+    p = ch.pos[rows]
+    rows = rows[(ch.words[(p + 24) >> 3] == _TI_GUID[0]) & (ch.words[(p + 32) >> 3] == _TI_GUID[1])]
+    p = ch.pos[rows]
+    desc = ch.words[(p + 40) >> 3]
+    # EVENT_DESCRIPTOR Id (bits 0-15), Version (16-23) and Task (48-63), and the header type: one template each
+    group = (desc & 0xFF_FFFF) | (desc >> 48) << 24 | ch.u8[p + 2].astype(np.uint64) << 40
+    goods, parts = [], []
+    for key in np.unique(group).tolist():
+        event_id, version, task, htype = key & 0xFFFF, (key >> 16) & 0xFF, (key >> 24) & 0xFFFF, key >> 40
+        found = tirows.plan(event_id, version, 8 if htype == layout.HeaderType.EVENT_HEADER64 else 4)
+        if found is None:
+            continue
+        good, cols, _flagged = tirows.decode(ch, rows[group == key], batch.log, found, event_id, version, task)
+        code[good] = _TI
+        goods.append(good)
+        parts.append(cols)
+    if not goods:
+        return np.zeros(0, dtype=np.int64), {}
+    if len(goods) == 1:
+        return goods[0], parts[0]
+    good = np.concatenate(goods)
+    order = pa.array(np.argsort(good, kind="stable"))
+    return good[order.to_numpy()], {k: pa.concat_arrays([c[k] for c in parts]).take(order) for k in parts[0]}
+
+
+def _by_buffer(ch: scan.Chunk, code: np.ndarray, decoded: list, threat: tuple) -> list[tuple]:
+    """Per buffer: (records for `Batch.add` with their family code or -1, per family the rows decoded, and the
+    range of TI rows decoded)."""
     count = len(ch.offsets)
     one_by_one: list[list[tuple[int, int]]] = [[] for _ in range(count)]
     for i in np.flatnonzero(code == -1).tolist():
@@ -148,19 +185,27 @@ def _by_buffer(ch: scan.Chunk, code: np.ndarray, decoded: list) -> list[tuple]:
         for i in flagged.tolist():
             one_by_one[int(ch.buffer[i])].append((i, c))
     bounds = [np.searchsorted(ch.buffer[good], np.arange(count + 1)).tolist() for good, _cols, _f in decoded]
+    ti_bounds = np.searchsorted(ch.buffer[threat[0]], np.arange(count + 1)).tolist()
     out = []
     for b in range(count):
         spans = [(c, bounds[c][b], bounds[c][b + 1]) for c in range(len(decoded)) if bounds[c][b] < bounds[c][b + 1]]
-        out.append((sorted(one_by_one[b]), spans))
+        out.append((sorted(one_by_one[b]), spans, ti_bounds[b], ti_bounds[b + 1]))
     return out
 
 
-def _replay(ch: scan.Chunk, batch: Batch, names: list[str], decoded: list, singles: list[tuple[int, int]],
-            spans: list[tuple[int, int, int]]) -> Iterator[Reject]:  # fmt: skip
+def _replay(ch: scan.Chunk, batch: Batch, names: list[str], decoded: list, threat: tuple,
+            singles: list[tuple[int, int]], spans: list[tuple[int, int, int]], ti_start: int,
+            ti_stop: int) -> Iterator[Reject]:  # fmt: skip
     """One fast buffer into the batch, in record order."""
     cursor = {c: start for c, start, _stop in spans}
     stops = {c: stop for c, _start, stop in spans}
     for i, c in singles:
+        if ti_start < ti_stop:  # the TI rows before this record go first (both land in `batch.dicts`)
+            split = min(int(np.searchsorted(threat[0], i)), ti_stop)
+            if split > ti_start:
+                batch.dicts.append(Slice(threat[1], ti_start, split))
+                batch.size += split - ti_start
+                ti_start = split
         if c >= 0 and c in cursor:  # the family's decoded rows before this one go first
             split = int(np.searchsorted(decoded[c][0], i))
             if split > cursor[c]:
@@ -174,6 +219,9 @@ def _replay(ch: scan.Chunk, batch: Batch, names: list[str], decoded: list, singl
         if stops[c] > start:
             batch.families[names[c]].append(Slice(decoded[c][1], start, stops[c]))
             batch.size += stops[c] - start
+    if ti_stop > ti_start:
+        batch.dicts.append(Slice(threat[1], ti_start, ti_stop))
+        batch.size += ti_stop - ti_start
 
 
 def _record(ch: scan.Chunk, i: int) -> tuple:

@@ -73,7 +73,7 @@ class Batch:
         self.warn = warn or (lambda _m: None)
         # Per family, in file order: (offset, header, values) tuples of events decoded one by one, and Slices.
         self.families: dict[str, list[tuple | Slice]] = {}
-        self.dicts: list[dict[str, Any]] = []
+        self.dicts: list[dict[str, Any] | Slice] = []  # every other row, in file order (Slices: `tirows`)
         self.size = 0
         self._targets: dict[bytes, list] = {}
         self._slow_targets: dict[tuple[bytes, bytes, int], list] = {}
@@ -362,11 +362,37 @@ def _micros(filetime: int) -> int:
     return (filetime - FILETIME_UNIX_EPOCH) // 10
 
 
-def _dict_columns(rows: list[dict[str, Any]]) -> dict[str, pa.Array]:
+def _dict_columns(rows: list[dict[str, Any] | Slice]) -> dict[str, pa.Array]:
+    """Columns of dict rows (keys in order of first use, values typed by the schema) and of Slices among them."""
     names: dict[str, None] = {}
+    runs: list[list[dict[str, Any]] | Slice] = []
     for row in rows:
+        if isinstance(row, Slice):
+            names.update(dict.fromkeys(row.columns))
+            last = runs[-1] if runs else None
+            if isinstance(last, Slice) and last.columns is row.columns and last.stop == row.start:
+                runs[-1] = Slice(row.columns, last.start, row.stop)
+            else:
+                runs.append(row)
+            continue
         names.update(dict.fromkeys(row))
-    return {name: pa.array([row.get(name) for row in rows], type=EVENTS.field(name).type) for name in names}
+        if runs and isinstance(runs[-1], list):
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    cut = [run if isinstance(run, list) else _sliced(run) for run in runs]
+    out = {}
+    for name in names:
+        type_ = EVENTS.field(name).type
+        parts = []
+        for run in cut:
+            if isinstance(run, list):
+                parts.append(pa.array([row.get(name) for row in run], type=type_))
+            else:
+                found = run.get(name)
+                parts.append(found if found is not None else pa.nulls(len(run["source_offset"]), type_))
+        out[name] = parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
+    return out
 
 
 def _what(rec: tuple) -> str:

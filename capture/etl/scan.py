@@ -20,7 +20,9 @@ import numpy as np
 from swk.capture.etl import layout
 
 SLACK = 1024  # zero bytes after the last buffer, so fixed-width windows never index past the array
-_EVENT_TYPES = (layout.HeaderType.EVENT_HEADER32, layout.HeaderType.EVENT_HEADER64)
+# MarkerFlags 0xC0 and header type 0x12 or 0x13 as the marker's upper half reads with bit 0 set.
+_EVENT_MARKER = layout.MARKER_FLAGS << 8 | layout.HeaderType.EVENT_HEADER64
+assert layout.HeaderType.EVENT_HEADER32 | 1 == layout.HeaderType.EVENT_HEADER64
 
 
 @dataclass
@@ -72,23 +74,23 @@ def _walk(data: bytearray, words: np.ndarray, bases: np.ndarray, ends: np.ndarra
     finished: list[tuple[np.ndarray, np.ndarray]] = []  # (buffer, where its records stopped)
     while alive.size:
         p, e = cur[alive], ends[alive]
-        more = p + 4 <= e
-        if not more.all():
-            finished.append((alive[~more], p[~more]))
-            alive, p, e = alive[more], p[more], e[more]
         w = words[p >> 3]
         size = (w & 0xFFFF).astype(np.int64)
-        htype, marker = (w >> 16) & 0xFF, (w >> 24) & 0xFF
-        event = (marker == layout.MARKER_FLAGS) & ((htype == _EVENT_TYPES[0]) | (htype == _EVENT_TYPES[1]))
-        low = w & 0xFFFFFFFF
-        padding = ~event & ((low == 0xFFFFFFFF) | (low == 0))
-        good = event & (size >= layout.EVENT_HEADER_SIZE) & (p + size <= e)
-        slow[alive[~good & ~padding]] = True
-        if padding.any():
-            finished.append((alive[padding], p[padding]))
-        found.append((p[good], alive[good], size[good], ((w[good] >> 32) & 0xFFFF).astype(np.int64)))
-        alive = alive[good]
-        cur[alive] = (p[good] + size[good] + 7) & ~7
+        nxt = p + size
+        # Marker 0xC0 with header type 0x12 or 0x13 (bit 0 is the only difference), a size that fits its buffer.
+        marker = ((w >> 16) & 0xFFFF) | 1
+        good = (marker == _EVENT_MARKER) & (size >= layout.EVENT_HEADER_SIZE) & (nxt <= e)
+        if not good.all():  # some buffer is out of records, padded, or not of the common shape
+            more = p + 4 <= e
+            low = w & 0xFFFFFFFF
+            padding = more & ~good & ((low == 0xFFFFFFFF) | (low == 0))
+            slow[alive[more & ~good & ~padding]] = True
+            stopped = ~more | padding
+            if stopped.any():
+                finished.append((alive[stopped], p[stopped]))
+            p, size, nxt, w, alive = p[good], size[good], nxt[good], w[good], alive[good]
+        found.append((p, alive, size, w))
+        cur[alive] = (nxt + 7) & ~7
     for buffers, stops in finished:  # bytes after the last record: `walk` rejects anything but 0x00/0xFF there
         for b, p in zip(buffers.tolist(), stops.tolist(), strict=True):
             if p < ends[b] and data[p : ends[b]].strip(b"\x00\xff"):
@@ -96,9 +98,9 @@ def _walk(data: bytearray, words: np.ndarray, bases: np.ndarray, ends: np.ndarra
     if not found:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty, empty
-    pos, buffer, size, flags = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    pos, buffer, size, head = (np.concatenate(parts) for parts in zip(*found, strict=True))
     order = np.argsort(pos, kind="stable")
-    return pos[order], buffer[order], size[order], flags[order]
+    return pos[order], buffer[order], size[order], ((head[order] >> 32) & 0xFFFF).astype(np.int64)
 
 
 def _extended(words: np.ndarray, pos: np.ndarray, size: np.ndarray, flags: np.ndarray, buffer: np.ndarray,
