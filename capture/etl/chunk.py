@@ -73,17 +73,24 @@ def run(buffers: list[tuple[int, bytes | memoryview]], batch: Batch, seen: dict[
 
 
 def _match(ch: scan.Chunk, known: Known, names: list[str]) -> np.ndarray:
-    """Family code (index into `names`) of every record whose region, GUID and header type are known; else -1."""
+    """Family code (index into `names`) of every record whose region, GUID and header type are known; else -1.
+
+    Every byte of a record's region is compared with the known one: the regions of one length are gathered into
+    rows and compared as 64-bit words (regions are 8-aligned, whole items).
+    """
     code = np.full(len(ch.pos), -1, dtype=np.int64)
     length = ch.user - ch.pos - _EXT
     for size in np.unique(length[length > 0]).tolist():
+        candidates = known.by_length.get(size)
+        if not candidates:
+            continue
         rows = np.flatnonzero(length == size)
-        starts = (ch.pos[rows] + _EXT).tolist()
-        for region, g0, g1, htype, name in known.by_length.get(size, ()):
-            same = np.fromiter((ch.data.startswith(region, s) for s in starts), dtype=bool, count=len(starts))
-            p = ch.pos[rows]
-            same &= (ch.words[(p + 24) >> 3] == g0) & (ch.words[(p + 32) >> 3] == g1) & (ch.u8[p + 2] == htype)
-            same &= code[rows] == -1
+        p = ch.pos[rows]
+        regions = vector.gather(ch.u8, p + _EXT, size).view(np.uint64)
+        g0, g1, htypes = ch.words[(p + 24) >> 3], ch.words[(p + 32) >> 3], ch.u8[p + 2]
+        for region, r0, r1, htype, name in candidates:
+            same = (regions == np.frombuffer(region, dtype=np.uint64)).all(axis=1)
+            same &= (g0 == r0) & (g1 == r1) & (htypes == htype) & (code[rows] == -1)
             if same.any():
                 code[rows[same]] = _code(names, name)
     return code

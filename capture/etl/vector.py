@@ -21,6 +21,7 @@ from swk.capture.etl import fields as fd
 from swk.capture.etl.scan import SLACK
 
 WIDTHS = (16, 512)  # smallest and largest window searched for a string's terminator (bytes, powers of two)
+assert WIDTHS[1] <= SLACK, "a window may start at the last byte of a chunk: it has to fit the chunk's slack"
 
 
 def decode(u8: np.ndarray, data: bytearray, segments: fd.Segments, start: np.ndarray, stop: np.ndarray,
@@ -79,13 +80,11 @@ def _next_width(lengths: np.ndarray) -> int:
 
 
 def gather(u8: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
-    """`width` bytes from each position, as a C-contiguous (len(at), width) array.
+    """`width` bytes from each position, as a C-contiguous (len(at), width) array (IndexError past the end).
 
     The bytes are seen as overlapping `width`-byte items, one starting at every offset, so numpy copies each row
     as one item (about twice as fast as indexing a 2-D sliding window, which copies byte by byte).
     """
-    if width > SLACK:
-        raise ValueError(f"window of {width} bytes is wider than the chunk's slack")
     items = np.ndarray((len(u8) - width + 1,), dtype=np.dtype((np.void, width)), buffer=u8, strides=(1,))
     return items[at].view(np.uint8).reshape(len(at), width)
 
