@@ -28,23 +28,24 @@ HELP = """\
 Anything else is SQL, ended by ';'. Values given with -p NAME VALUE are bound as $NAME."""
 
 
-def _lines(interactive: bool, stdin: TextIO) -> Iterator[str]:
+def _reader(interactive: bool, stdin: TextIO) -> Callable[[str], str | None]:
+    """A function that reads one line (None at the end), prompting with readline on a terminal."""
     if interactive:
-        continuation = False
-        while True:
+
+        def ask(prompt: str) -> str | None:
             try:
-                yield input("   ...> " if continuation else "swk> ")
+                return input(prompt)
             except EOFError:
-                return
-            continuation = True
-    else:
-        yield from (line.rstrip("\n") for line in stdin)
+                return None
+
+        return ask
+    return lambda _prompt: (line.rstrip("\n") if (line := stdin.readline()) else None)
 
 
-def _statements(lines: Iterator[str]) -> Iterator[str]:
-    """Dot-commands alone on a line, SQL up to a terminating `;`."""
+def _statements(read: Callable[[str], str | None]) -> Iterator[str]:
+    """Dot-commands alone on a line, SQL up to a terminating `;` (the prompt says which one is awaited)."""
     buffer: list[str] = []
-    for line in lines:
+    while (line := read("   ...> " if buffer else "swk> ")) is not None:
         if not buffer and line.strip().startswith("."):
             yield line.strip()
             continue
@@ -87,7 +88,7 @@ def run(con: duckdb.DuckDBPyConnection, *, fmt: str, params: dict[str, Any], out
     if interactive:
         err.write("swk sql: views loaded; .help for commands, .quit to leave\n")
     try:
-        for statement in _statements(_lines(interactive, stdin)):
+        for statement in _statements(_reader(interactive, stdin)):
             if statement in (".quit", ".exit"):
                 break
             try:
