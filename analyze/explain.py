@@ -122,12 +122,18 @@ def step_marks(con: duckdb.DuckDBPyConnection, det: dict[str, Any]) -> dict[int,
 
 def explain(con: duckdb.DuckDBPyConnection, detection_id: int) -> list[str]:
     """The lines `swk analyze --explain` prints for one detection."""
-    rel = con.execute("SELECT * FROM detections WHERE id = $id", {"id": detection_id})
+    # The id first (no evidence is built), then that one detection's evidence: a filter on the evidence view's
+    # keys reaches every rule view below it.
+    rel = con.execute("SELECT * EXCLUDE (rule_order) FROM detection_ids WHERE id = $id", {"id": detection_id})
     cols = [d[0] for d in rel.description]
     found = rel.fetchall()
     if not found:
         raise NoSuchDetectionError(f"detection {detection_id}: no such id in this case")
     det = dict(zip(cols, found[0], strict=True))
+    evidence = con.execute("SELECT evidence, first_ts, last_ts FROM evidence WHERE trigger_event_id = $t AND rule = $r",
+                           {"t": det["trigger_event_id"], "r": det["rule"]}).fetchall()  # fmt: skip
+    det["evidence"], det["first_ts"], det["last_ts"] = evidence[0] if evidence else (
+        [det["trigger_event_id"]], det["ts"], det["ts"])  # fmt: skip
     lines = [
         f"detection {det['id']}  {det['name']}  severity {det['severity']}  {det['engine']}  "
         f"{det['attack'] or ''}".rstrip(),
