@@ -20,7 +20,7 @@ def main(out_dir: str = "demo") -> Path:
     case = out / "case.parquet"
     if not case.exists():
         case = write_incident(out / "sample-case.parquet")
-    written = write_report(case, out / "incident.html", title=f"Incident report: {case.name}")
+    written = write_report(case, out / "incident.html")
     print(written.path.resolve())
     return written.path
 

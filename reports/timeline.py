@@ -18,11 +18,11 @@ from swk.reports.sql import rows
 
 WIDTH, LEFT, RIGHT, LANE_H = 960, 150, 20, 24
 LANES = ("handle intent", "TI alloc / write", "TI protect", "thread start", "detection")
-STEPS_S = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600,
+STEPS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600,
            43200, 86400, 172800, 604800)  # fmt: skip
 INTENT_WINDOW = timedelta(seconds=5)
 CHAIN_WINDOW = timedelta(seconds=30)
-MIN_SPAN = timedelta(seconds=6)
+MIN_SPAN = timedelta(milliseconds=50)
 
 
 def _lane(r: dict[str, Any]) -> int | None:
@@ -59,8 +59,11 @@ class Scale:
         out = []
         for k in range(first, first + int(self.span / step) + 2):
             t = origin + timedelta(seconds=k * step)
-            if self.lo <= t <= self.hi:
-                label = f"{k * step:+g} s" if step < 60 else f"{k * step / 60:+g} min"
+            if self.lo <= t <= self.hi and self.x(t) <= self.width - RIGHT - 14:  # a label cut by the edge: none
+                if step < 1:
+                    label = f"{round(k * step * 1000):+d} ms"
+                else:
+                    label = f"{k * step:+g} s" if step < 60 else f"{k * step / 60:+g} min"
                 out.append({"x": round(self.x(t), 1), "label": label})
         return out
 
@@ -92,14 +95,14 @@ def _pair(key: tuple[Any, ...], rows: list[dict[str, Any]], dets: list[dict[str,
     host, actor, target = key
     chains = [d for d in dets if "MARK_CHAIN" in d["name"] or "CHAIN" in d["name"]] or dets
     window = min(d["first_ts"] or d["ts"] for d in chains)
-    # The axis covers the pair's rows, its detections and the 5 s look-back of correlated thread starts, at least
-    # 6 s; a 30 s window longer than that runs off the right edge (and says so) rather than squash a 1 s chain.
-    looks = [r["ts"] - INTENT_WINDOW for r in rows if r["family"] == "thread" and r["corr_flags"]]
+    # The axis covers the pair's rows (30 s back from its first detection) and its detections, at least 50 ms: a
+    # chain of a few milliseconds stays readable, and a 5 s look-back or 30 s window longer than the axis runs off
+    # its edge (and says so) rather than squash the chain into one dot.
     times = [r["ts"] for r in rows] + [d["ts"] for d in dets]
-    lo = min([*times, *looks, window])
+    lo = min([*times, window])
     scale = Scale(lo, max([*times, lo + MIN_SPAN]))
     y = {i: 8 + i * LANE_H + LANE_H / 2 for i in range(len(LANES))}
-    dots, spans = [], []
+    dots, spans, clipped = [], [], False
     for r in rows:
         lane = _lane(r)
         if lane is None:
@@ -111,6 +114,7 @@ def _pair(key: tuple[Any, ...], rows: list[dict[str, Any]], dets: list[dict[str,
             x0 = scale.x(max(r["ts"] - INTENT_WINDOW, scale.lo))
             spans.append({"x": round(x0, 1), "w": round(scale.x(r["ts"]) - x0, 1), "y": y[0] - LANE_H / 2 + 2,
                           "h": LANE_H - 4, "kind": "w5"})  # fmt: skip
+            clipped |= r["ts"] - INTENT_WINDOW < scale.lo
     x30 = scale.x(window)
     spans.append({"x": round(x30, 1), "w": round(scale.x(min(window + CHAIN_WINDOW, scale.hi)) - x30, 1),
                   "y": 6, "h": 4 * LANE_H + 4, "kind": "w30"})  # fmt: skip
@@ -123,7 +127,7 @@ def _pair(key: tuple[Any, ...], rows: list[dict[str, Any]], dets: list[dict[str,
         "lanes": [{"label": label, "y": y[i]} for i, label in enumerate(LANES)],
         "dots": dots, "spans": spans, "diamonds": diamonds, "ticks": scale.ticks(window),
         "steps": _accumulation(rows, window, scale, base), "marks_y": base, "height": base + 58, "width": WIDTH,
-        "x30": round(x30, 1), "runs_on": runs_on, "cards": [d["id"] for d in dets],
+        "x30": round(x30, 1), "runs_on": runs_on, "look_back_clipped": clipped, "cards": [d["id"] for d in dets],
     }  # fmt: skip
 
 
