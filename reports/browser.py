@@ -180,12 +180,14 @@ class Page:
 
     def screenshot(self, path: Path, width: int = 1280, selector: str | None = None,
                    max_height: int = 16000) -> Path:  # fmt: skip
-        """A PNG of the page at `width` CSS pixels: the whole page, or the element `selector` picks."""
+        """A PNG of the page at `width` CSS pixels (at most `max_height` tall): from the top, or the element
+        `selector` picks."""
         height = int(self.eval("Math.ceil(document.documentElement.scrollHeight)"))
         self.browser.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": min(height, max_height),
                                                                  "deviceScaleFactor": 1, "mobile": False},
                           self.session)  # fmt: skip
-        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": True}
+        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": True,
+                                  "clip": {"x": 0, "y": 0, "width": width, "height": min(height, max_height), "scale": 1}}
         if selector:
             box = self.eval(f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
                             ".getBoundingClientRect(); return [r.x + scrollX, r.y + scrollY, r.width, r.height]; })()")
