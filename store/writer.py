@@ -29,6 +29,7 @@ from swk.store.reject import Reject
 from swk.store.schema import EVENTS, META_MANIFEST, SCHEMA_VERSION
 
 ROW_GROUP_ROWS = 131_072
+ROW_GROUP_BYTES = 128 << 20  # and no more than this buffered: rows carrying raw event JSON (~2 KB) stay bounded too
 PART_ROWS = 8_000_000
 DEFAULT_HOST = "unknown"
 _SAFE_HOST = re.compile(r"[^A-Za-z0-9._-]")
@@ -178,6 +179,7 @@ class CaseWriter:
         }
         self._buffers: dict[str | None, list[pa.RecordBatch]] = {}
         self._buffered: dict[str | None, int] = {}
+        self._buffered_bytes: dict[str | None, int] = {}
         self._parts: dict[str | None, _Part] = {}
         self._committed: list[Path] = []
         self._part_numbers: dict[str | None, int] = {}
@@ -273,12 +275,14 @@ class CaseWriter:
     def _buffer(self, key: str | None, batch: pa.RecordBatch, index: int) -> None:
         self._buffers.setdefault(key, []).append((batch, index))
         self._buffered[key] = self._buffered.get(key, 0) + batch.num_rows
-        if self._buffered[key] >= self.row_group_rows:
+        self._buffered_bytes[key] = self._buffered_bytes.get(key, 0) + batch.nbytes
+        if self._buffered[key] >= self.row_group_rows or self._buffered_bytes[key] >= ROW_GROUP_BYTES:
             self._flush(key)
 
     def _flush(self, key: str | None) -> None:
         batches = self._buffers.pop(key, [])
         self._buffered.pop(key, None)
+        self._buffered_bytes.pop(key, None)
         if not batches:
             return
         table = pa.Table.from_batches([b for b, _ in batches], schema=EVENTS)
