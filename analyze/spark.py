@@ -1,0 +1,199 @@
+"""Opens a case in Spark: `events` over `spark.read.parquet(CASE)` (hive `host=` folders included), then every view of
+`views/*.sql` translated by `swk.analyze.translate`, the same views DuckDB runs and the same ones materialised.
+
+pyspark is an optional extra (`swk[spark]`) imported only here, inside functions, so DuckDB use never needs it.
+`SparkConnection` answers the small part of DuckDB's connection API that `swk analyze` and `swk sql` use
+(`execute(sql, params)` with `$name` parameters, then `description`, `fetchall`, `fetchmany`), so the same queries
+run on either engine. Results come back through Arrow, so times are UTC-aware datetimes as DuckDB returns them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from swk.analyze import engine, translate
+from swk.errors import CaseError, SwkError
+from swk.store.reader import Case, open_case
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+DEFAULT_MASTER = "local[2]"
+
+# Settings every run needs: UTC session time (the views compare UTC µs), host partition values kept as strings
+# (a host named 1234 must not become an integer), no console progress bars between our own lines.
+REQUIRED = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
+# Defaults a user may override with --conf: a local driver holds the whole case, and 200 shuffle partitions cost
+# more than they spread on one box; on a cluster set executor memory and shuffle partitions for the fleet.
+LOCAL_DEFAULTS = {
+    "spark.driver.memory": "4g",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.ui.enabled": "false",
+}
+_LOG4J = """\
+rootLogger.level = fatal
+rootLogger.appenderRef.stderr.ref = stderr
+appender.stderr.type = Console
+appender.stderr.name = stderr
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = spark: %p %c{1}: %m%n
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = fatal
+"""
+
+
+class SparkEngineError(SwkError):
+    """The Spark engine cannot start or a statement fails on it."""
+
+
+def _require() -> Any:
+    try:
+        import pyspark
+    except ImportError:
+        raise SparkEngineError("--engine spark needs pyspark", hint="pip install 'swk[spark]'") from None
+    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        raise SparkEngineError("--engine spark needs Java 17 (no java on PATH and no JAVA_HOME)",
+                               hint="install a JRE, e.g. apt-get install openjdk-17-jre-headless")  # fmt: skip
+    return pyspark
+
+
+def _log_config() -> str:
+    # Spark's errors reach us as exceptions; its own log lines (query context, task failures) would repeat them.
+    path = Path(tempfile.gettempdir()) / "swk-spark-log4j2.properties"
+    if not path.exists() or path.read_text() != _LOG4J:
+        path.write_text(_LOG4J)
+    return str(path)
+
+
+def session(master: str = DEFAULT_MASTER, conf: Iterable[tuple[str, str]] = ()) -> SparkSession:
+    """The Spark session for `master` with swk's settings (an existing one is reused: one JVM per process)."""
+    _require()
+    from pyspark.sql import SparkSession
+
+    settings = {**(LOCAL_DEFAULTS if master.startswith("local") else {}), **dict(conf), **REQUIRED}
+    extra = settings.get("spark.driver.extraJavaOptions", "")
+    settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{_log_config()} {extra}".strip()
+    builder = SparkSession.builder.master(master).appName("swk")
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # pyspark raises its own types for a JVM that does not start
+        raise SparkEngineError(f"Spark did not start ({str(exc).splitlines()[0]})") from None
+    spark.sparkContext.setLogLevel("FATAL")
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):  # pyspark logs every failed query as JSON
+        PySparkLogger.getLogger(name).disabled = True
+    return spark
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class Cursor:
+    """The rows of one statement, fetched through Arrow on first use."""
+
+    def __init__(self, frame: DataFrame | None) -> None:
+        self.description = None if frame is None or not frame.columns else [(c,) for c in frame.columns]
+        self._frame = frame
+        self._rows: Iterator[tuple[Any, ...]] | None = None
+
+    def _iter(self) -> Iterator[tuple[Any, ...]]:
+        if self._rows is None:
+            self._rows = iter(()) if self.description is None else self._arrow_rows()
+        return self._rows
+
+    def _arrow_rows(self) -> Iterator[tuple[Any, ...]]:
+        assert self._frame is not None
+        for batch in self._frame.toArrow().to_batches():
+            yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """Every remaining row."""
+        return list(self._iter())
+
+    def fetchmany(self, size: int = 10_000) -> list[tuple[Any, ...]]:
+        """Up to `size` more rows."""
+        rows = self._iter()
+        return [row for _, row in zip(range(size), rows, strict=False)]
+
+
+class SparkConnection:
+    """A case's views in one Spark session, queried with DuckDB SQL translated to Spark's."""
+
+    def __init__(self, spark: SparkSession, case: Case) -> None:
+        self.spark = spark
+        self.case = case
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Cursor:
+        """Run one DuckDB statement on Spark; `$name` parameters are bound by name."""
+        tree = translate.parse(sql)
+        if isinstance(tree, exp.Create) and isinstance(tree.expression, exp.Query):
+            self.create(tree.this.name, tree.expression, materialize=tree.kind == "TABLE")
+            return Cursor(None)
+        return Cursor(self._sql(translate.to_spark(tree), params))
+
+    def create(self, name: str, query: exp.Expression | str, *, materialize: bool) -> None:
+        """A temporary view of `query` (DuckDB SQL), or with `materialize` a table computed now.
+
+        Views are registered from their analysed DataFrames, not as SQL text: a text view is analysed again at every
+        reference, and the detections reference the family views dozens of times over. A materialised view is a
+        local checkpoint, so what reads it starts from its rows instead of the whole plan behind them.
+        """
+        frame = self._sql(translate.to_spark(query))
+        if materialize:
+            try:
+                frame = frame.localCheckpoint(eager=True)
+            except Exception as exc:
+                raise SparkEngineError(_one_line(exc)) from None
+        frame.createOrReplaceTempView(name)
+
+    def _sql(self, text: str, params: dict[str, Any] | None = None) -> DataFrame:
+        from pyspark.errors import PySparkException
+
+        try:
+            return self.spark.sql(text, args=params or None)
+        except PySparkException as exc:
+            raise SparkEngineError(_one_line(exc)) from None
+
+    def close(self) -> None:
+        """Drop this case's views and their checkpointed rows (the JVM stays up for the next case)."""
+        for name in self.spark.catalog.listTables():
+            if name.isTemporary:
+                self.spark.catalog.dropTempView(name.name)
+
+
+def connect(case: Case | str | Path, *, master: str = DEFAULT_MASTER, conf: Iterable[tuple[str, str]] = (),
+            materialize: bool = True) -> SparkConnection:  # fmt: skip
+    """A Spark session over the case with `events` and every view loaded (the heavy ones cached)."""
+    if not isinstance(case, Case):
+        case = open_case(case)
+    spark = session(master, conf).newSession()  # its own temp views; the JVM and its cache are shared
+    con = SparkConnection(spark, case)
+    reader = spark.read.option("basePath", str(case.root)) if case.partitioned else spark.read
+    try:
+        reader.parquet(*(str(f) for f in case.files)).createOrReplaceTempView("events")
+    except Exception as exc:
+        raise CaseError(f"{case.path}: cannot be read by Spark ({_one_line(exc)})") from None
+    for view in engine.views():
+        try:
+            con.create(view.name, translate.parse(view.sql).expression,
+                       materialize=materialize and view.name in engine.MATERIALIZED)  # fmt: skip
+        except SparkEngineError as exc:
+            raise engine.ViewError(f"views/{view.file} on Spark: {exc}") from None
+    return con
