@@ -110,9 +110,9 @@ def step_marks(con: duckdb.DuckDBPyConnection, det: dict[str, Any]) -> dict[int,
         rows = con.execute("SELECT event_id, marks FROM thread_starts WHERE list_contains($ids, event_id)",
                            {"ids": ids}).fetchall()  # fmt: skip
     elif det["engine"] == "controller" and det["status"] != "live-only":
-        rows = con.execute(
-            "SELECT event_id, bit_or(marks) FROM controller_steps WHERE list_contains($ids, event_id) AND host = $host"
-            " AND coalesce(nullif(actor, 0), target) = $actor AND target = $target GROUP BY event_id",
+        rows = con.execute(  # mark_chain_steps is a table in an analysis; controller_steps would be recomputed
+            "SELECT event_id, bit_or(marks) FROM mark_chain_steps WHERE engine = 'controller' AND host = $host"
+            " AND key_actor = $actor AND key_target = $target AND list_contains($ids, event_id) GROUP BY event_id",
             {"ids": ids, "host": det["host"], "actor": det["actor_pid"], "target": det["target_pid"]},
         ).fetchall()
     else:
@@ -154,8 +154,10 @@ def explain(con: duckdb.DuckDBPyConnection, detection_id: int) -> list[str]:
         lines.append("  note      not reconstructible: the driver emits no telemetry for its integrity checks")
     marks = step_marks(con, det)
     enum = KernelMark if det["rule"] and det["rule"].startswith("KERNEL_") else ControllerMark
-    rel = con.execute(f"SELECT {', '.join(_EVIDENCE_COLUMNS)} FROM events WHERE list_contains($ids, event_id) "
-                      "ORDER BY ts, event_id", {"ids": det["evidence"]})  # fmt: skip
+    # The id range lets the Parquet reader skip row groups by their event_id statistics before testing the list.
+    rel = con.execute(f"SELECT {', '.join(_EVIDENCE_COLUMNS)} FROM events WHERE event_id BETWEEN $lo AND $hi "
+                      "AND list_contains($ids, event_id) ORDER BY ts, event_id",
+                      {"ids": det["evidence"], "lo": min(det["evidence"]), "hi": max(det["evidence"])})  # fmt: skip
     cols = [d[0] for d in rel.description]
     lines += ["", f"chain, in time order ({len(det['evidence'])} evidence rows):"]
     accumulated = 0
