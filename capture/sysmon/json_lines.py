@@ -29,12 +29,12 @@ from swk.errors import WrongFormat
 
 NAME = "winlog-jsonl"
 DESCRIPTION = "Windows event logs as JSON lines (OTRF, NXLog, Winlogbeat, evtx_dump): plain, .gz or .zip members"
-BLOCK = 16 << 20  # lines per unit of work (~8,000 OTRF events): a batch per unit, so not smaller
+BLOCK = 8 << 20  # lines per unit of work (~4,000 OTRF events): a batch per unit, so not much smaller
 SNIFF_LINES = 20
 SNIFF_BYTES = 1 << 20
 # Lines read without finding one Windows event before the input is judged to be something else.
 FIRST_EVENT_WITHIN = 10_000
-PARALLEL_BYTES = 32 << 20  # from 32 MiB of text on (two blocks or more), blocks are decoded in worker processes
+PARALLEL_BYTES = 16 << 20  # from 16 MiB of text on (two blocks or more), blocks are decoded in worker processes
 GZIP_RATIO = 8  # a gzipped export's text is about this many times its size (to choose before reading it)
 _ZIP, _GZIP = b"PK\x03\x04", b"\x1f\x8b"
 

@@ -2,8 +2,8 @@
 processes and their results come back in input order.
 
 Why processes: pyevtx-rs keeps the GIL while it parses, and json.loads and the mapping are Python, so threads add
-nothing; one process decodes at about half the rate of pyevtx-rs plus json.loads alone. At most two units per
-worker are in flight, so memory stays flat whatever the input size. A small input is decoded in this process by
+nothing; one process decodes at about half the rate of pyevtx-rs plus json.loads alone. At most one unit per
+worker and one more are in flight, so memory stays flat whatever the input size. A small input is decoded in this process by
 the same function, so both paths give the same rows. Workers come from a forkserver: the ingest process already
 runs writer and hashing threads, and forking a threaded process is unsafe.
 """
@@ -60,7 +60,7 @@ def ordered(fn: Callable[..., Part], tasks: Iterable[tuple[Any, ...]], *, parall
                 yield fn(*task)
                 continue
             window.append((task, pool.submit(fn, *task)))
-            while window and (len(window) >= 2 * WORKERS or window[0][1].done()):
+            while window and (len(window) > WORKERS or window[0][1].done()):
                 part, broken = _result(fn, *window.popleft(), broken)
                 yield part
         while window:
