@@ -32,7 +32,7 @@ NOTES = (
     "DRIVER_DISPATCH_OR_OBJECT_TAMPER(_CLEARED) is never reconstructed: the driver emits no telemetry for its "
     "integrity checks, so only its live detection shows them.",
     "The driver's 256-slot mark-chain tables (kernel and controller) and the APC monitor's 64-slot cooldown ring "
-    "are followed per key; where a case crosses them the table below says so and live and reconstructed may differ.",
+    "are followed per key; where a case crosses them the table above says so and live and reconstructed may differ.",
     "A fact a source does not carry (NULL) never fires a rule: IOCTL thread records carry no start-region type, ETW "
     "handle events no stack-integrity flags.",
 )
@@ -131,8 +131,9 @@ def _assemble(con: duckdb.DuckDBPyConnection, case: Case, summary: dict[str, Any
         "timelines": timeline.pairs(pair_rows, cards, names, limits.pairs),
         "rate": timeline.rate(con, limits.buckets),
         "rejects": [r | {"where": _where(r)} for r in rows(con, "rejects", **p)],
-        "reject_counts": rows(con, "reject_counts"),
-        "untimed": rows(con, "untimed"),
+        "reject_counts": [r | {"first": _where(r, r["first_offset"]), "last": _where(r, r["last_offset"])}
+                          for r in rows(con, "reject_counts")],
+        "untimed": [r | {"first": _where(r, r["first_offset"])} for r in rows(con, "untimed")],
         "view_limits": [dict(zip(("host", "limit", "observed", "threshold"), r, strict=True))
                         for r in con.execute("SELECT * FROM limits ORDER BY 1, 2").fetchall()],
         "notes": NOTES,
@@ -145,9 +146,9 @@ def _version() -> str:
     return __version__
 
 
-def _where(r: dict[str, Any]) -> str:
+def _where(r: dict[str, Any], offset: int | None = None) -> str:
     """An input position as swk's errors write it: `@0x00000300` for binary inputs, `line 12` for text."""
-    offset = r.get("source_offset")
+    offset = r.get("source_offset") if offset is None else offset
     if offset is None:
         return ""
     return f"line {offset}" if r.get("source_format") in TEXT_FORMATS else f"@0x{offset:08x}"

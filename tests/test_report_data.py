@@ -123,6 +123,9 @@ def test_gaps_name_file_and_place(report):
                                                                        ("client-console.log", 1)]  # fmt: skip
     assert {r["reason"] for r in report["reject_counts"]} == {
         "WMI_BUFFER_HEADER.BufferSize=# at a buffer boundary", "line #: no 'pid=' field in a handle block"}
+    assert {(r["source_file"], r["first"], r["last"]) for r in report["reject_counts"]} == {
+        ("WS01-sleepwalker.etl", "@0x00024000", "@0x00024000"), ("client-console.log", "line 212", "line 212")}
+    assert sorted(u["first"] for u in report["untimed"]) == ["line 118", "line 131"]
     assert report["view_limits"] == []
     assert any("2 rows have no time" in w for w in report["warnings"])
 
