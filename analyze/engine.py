@@ -8,7 +8,9 @@ and the detections read the thread rows, the mark-chain windows and the reconstr
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import tempfile
 from dataclasses import dataclass
 from importlib.resources import files
@@ -104,7 +106,10 @@ def connect(case: Case | str | Path, *, materialize: bool = True, memory_limit: 
         con.execute(f"SET {name} = {value!r}" if isinstance(value, str) else f"SET {name} = {str(value).lower()}")
     if memory_limit:
         con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
-        con.execute(f"SET temp_directory = {sql_string(str(Path(tempfile.gettempdir()) / 'swk-duckdb'))}")
+        # A directory of our own, created by DuckDB only if it spills and removed by it on close: two analyses at
+        # once must not share spill files.
+        spill = Path(tempfile.gettempdir()) / f"swk-duckdb-{os.getpid()}-{secrets.token_hex(4)}"
+        con.execute(f"SET temp_directory = {sql_string(str(spill))}")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     try:
