@@ -93,7 +93,7 @@ def _pair_cards(cards: list[dict[str, Any]]) -> dict[tuple[Any, ...], list[dict[
 def _pair(key: tuple[Any, ...], rows: list[dict[str, Any]], dets: list[dict[str, Any]],
           names: Callable[..., str]) -> dict[str, Any]:  # fmt: skip
     host, actor, target = key
-    chains = [d for d in dets if "MARK_CHAIN" in d["name"] or "CHAIN" in d["name"]] or dets
+    chains = [d for d in dets if "CHAIN" in d["name"]] or dets  # the mark chains' window, else the first evidence
     window = min(d["first_ts"] or d["ts"] for d in chains)
     # The axis covers the pair's rows (30 s back from its first detection) and its detections, at least 50 ms: a
     # chain of a few milliseconds stays readable, and a 5 s look-back or 30 s window longer than the axis runs off
