@@ -165,24 +165,28 @@ class Rows:
         return pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
 
     def _times(self, utcs: Sequence[object], systimes: Sequence[object]) -> dict[str, pa.Array]:
+        """ts from UtcTime, else the log's own time; combined in numpy (this runs once per batch, and a batch of a
+        small log is a few rows: Arrow kernel calls would cost more than the work)."""
         utc, bad_utc = nz.utc_times(utcs)
         system, bad_system = nz.zoned_times(systimes)
         self.stats.bad_utc += bad_utc
         self.stats.bad_system_time += bad_system
-        both = pc.and_(pc.is_valid(utc), pc.is_valid(system))
-        if pc.any(both).as_py():
-            skew = pc.subtract(pc.filter(system.cast(nz.I64), both), pc.filter(utc.cast(nz.I64), both)).to_numpy()
+        has_utc, has_system = _valid(utc), _valid(system)
+        utc_us, system_us = _micros(utc), _micros(system)
+        both = has_utc & has_system
+        if both.any():
+            skew = system_us[both] - utc_us[both]
             far = np.abs(skew) > SKEW_SECONDS * 1_000_000
-            self.stats.compared += len(skew)
+            self.stats.compared += int(both.sum())
             self.stats.skewed += int(far.sum())
             if far.any():
                 quarters, counts = np.unique(np.round(skew[far] / 900e6).astype(np.int64), return_counts=True)
                 self.stats.skews.update(dict(zip(quarters.tolist(), counts.tolist(), strict=True)))
-        ts = pc.coalesce(utc, system)
-        clock = pc.if_else(pc.is_valid(utc), pa.scalar("sysmon-utc", nz.STR),
-                           pc.if_else(pc.is_valid(system), pa.scalar(self.system_clock, nz.STR),
-                                      pa.scalar(None, nz.STR)))  # fmt: skip
-        return {"ts": ts, "raw_clock": ts.cast(nz.I64), "clock": clock}
+        micros = np.where(has_utc, utc_us, system_us)
+        missing = ~(has_utc | has_system)
+        raw_clock = pa.array(micros, type=nz.I64, mask=missing if missing.any() else None)
+        clock = np.where(has_utc, "sysmon-utc", np.where(has_system, self.system_clock, None))
+        return {"ts": raw_clock.cast(nz.TS), "raw_clock": raw_clock, "clock": pa.array(clock, type=nz.STR)}
 
     def _group(self, rule: Rule, rows: list[tuple[object, ...]], arrays: dict[str, pa.Array], index: np.ndarray,
                n: int) -> dict[str, object]:  # fmt: skip
@@ -288,6 +292,18 @@ def utf8_objects(objects: list[bytes] | list[str], prefix: bytes | None) -> pa.A
     offsets = np.zeros(len(objects) + 1, dtype=np.int32)  # Rows.full keeps a batch's text well under 2 GiB
     np.cumsum(lengths, out=offsets[1:])
     return pa.Array.from_buffers(nz.STR, len(objects), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _valid(arr: pa.Array) -> np.ndarray:
+    """Where an array is not NULL, as numpy booleans."""
+    if arr.null_count == 0:
+        return np.ones(len(arr), dtype=bool)
+    return np.asarray(arr.is_valid())
+
+
+def _micros(times: pa.Array) -> np.ndarray:
+    """Microseconds of timestamps as int64 (0 where NULL: read them only through `_valid`)."""
+    return np.asarray(times.cast(nz.I64).fill_null(0))
 
 
 def _str(values: list[object]) -> pa.Array:
