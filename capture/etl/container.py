@@ -27,6 +27,7 @@ HEADER_RECORD_OFFSET = layout.BUFFER_HEADER_SIZE  # the logfile header is the fi
 POINTER64 = layout.POINTER64_TYPES
 
 READ_BLOCK = 16 << 20  # bytes read at once: buffers are sliced out of blocks, not read one by one
+BLOCK_TAIL = 1024  # zero bytes after each block's data (`scan` reads fixed-width windows near a buffer's end)
 SEEN_LIMIT = 4096  # distinct extended-data regions remembered per file
 _CONSTANT_EXT = frozenset({11, 12, 14})  # schema, traits, control GUID: the same for every event of a schema
 
@@ -136,8 +137,9 @@ def _wide_z(data: bytes) -> tuple[str, bytes]:
 
 
 class _Blocks:
-    """The file read a large block at a time; `read` hands out zero-copy views (each block is its own bytes object,
-    so a view stays valid however far reading has moved on)."""
+    """The file read a large block at a time; `read` hands out zero-copy views. Each block is its own bytearray (a
+    view stays valid however far reading has moved on), 8-byte sized, with BLOCK_TAIL zero bytes after the data
+    read, so `scan` can decode the buffers of one block where they are."""
 
     def __init__(self, fh: BinaryIO, size: int) -> None:
         self.fh, self.size = fh, size
@@ -147,8 +149,13 @@ class _Blocks:
     def read(self, offset: int, n: int) -> memoryview:
         """Up to `n` bytes at `offset` (fewer at the end of the file)."""
         if not (self.start <= offset and offset + n <= self.start + len(self.data)):
+            want = max(n, self.size)
+            block = bytearray(((want + 7) & ~7) + BLOCK_TAIL)
             self.fh.seek(offset)
-            self.data = memoryview(self.fh.read(max(n, self.size)))
+            got, view = 0, memoryview(block)
+            while got < want and (step := self.fh.readinto(view[got:want])):
+                got += step
+            self.data = view[:got]
             self.start = offset
         return self.data[offset - self.start : offset - self.start + n]
 

@@ -47,15 +47,19 @@ def read(path: Path, ctx: ReadContext, *, chunk_bytes: int = CHUNK_BYTES,
         seen: dict[bytes, list[bytes]] = {}
         known = chunk.Known()
         pending: list[tuple[int, bytes | memoryview]] = []
-        size = 0
+        size, block = 0, None
         for item in container.buffers(fh, total, log, views=True):
             if isinstance(item, Reject):  # between buffers: everything before it is decoded first
                 yield from chunk.run(pending, batch, seen, known, ctx.advance, batch_records)
                 pending, size = [], 0
                 yield item
                 continue
+            owner = item[1].obj if isinstance(item[1], memoryview) else None
+            if pending and owner is not block:  # a chunk stays within one block, to be decoded where it lies
+                yield from chunk.run(pending, batch, seen, known, ctx.advance, batch_records)
+                pending, size = [], 0
             pending.append(item)
-            size += len(item[1])
+            size, block = size + len(item[1]), owner
             if size >= chunk_bytes:
                 yield from chunk.run(pending, batch, seen, known, ctx.advance, batch_records)
                 pending, size = [], 0

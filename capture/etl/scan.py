@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from swk.capture.etl import layout
+from swk.capture.etl import container, layout
 
-SLACK = 1024  # zero bytes after the last buffer, so fixed-width windows never index past the array
+SLACK = container.BLOCK_TAIL  # zero bytes after the last buffer, so fixed-width windows never index past the array
 # MarkerFlags 0xC0 and header type 0x12 or 0x13 as the marker's upper half reads with bit 0 set.
 _EVENT_MARKER = layout.MARKER_FLAGS << 8 | layout.HeaderType.EVENT_HEADER64
 assert layout.HeaderType.EVENT_HEADER32 | 1 == layout.HeaderType.EVENT_HEADER64
@@ -47,14 +47,17 @@ class Chunk:
 
 
 def chunk(buffers: list[tuple[int, bytes | memoryview]]) -> Chunk:
-    """Lay `buffers` out in one array and find the EVENT records of every buffer that has only the common shape."""
+    """The buffers in one array (the block they were read into, else a copy) and the EVENT records of every buffer
+    that has only the common shape."""
     sizes = np.array([len(d) for _, d in buffers], dtype=np.int64)
-    bases = np.zeros(len(buffers), dtype=np.int64)
-    np.cumsum((sizes[:-1] + 7) & ~7, out=bases[1:])
-    end = int(bases[-1] + sizes[-1]) if len(buffers) else 0
-    data = bytearray(((end + 7) & ~7) + SLACK)
-    for base, (_, d) in zip(bases.tolist(), buffers, strict=True):
-        data[base : base + len(d)] = d
+    data, bases = _in_place(buffers)
+    if data is None:
+        bases = np.zeros(len(buffers), dtype=np.int64)
+        np.cumsum((sizes[:-1] + 7) & ~7, out=bases[1:])
+        end = int(bases[-1] + sizes[-1]) if len(buffers) else 0
+        data = bytearray(((end + 7) & ~7) + SLACK)
+        for base, (_, d) in zip(bases.tolist(), buffers, strict=True):
+            data[base : base + len(d)] = d
     u8 = np.frombuffer(data, dtype=np.uint8)
     words = u8.view("<u8")
     slow = np.zeros(len(buffers), dtype=bool)
@@ -63,6 +66,21 @@ def chunk(buffers: list[tuple[int, bytes | memoryview]]) -> Chunk:
     fast = ~slow[buffer]
     return Chunk([o for o, _ in buffers], [d for _, d in buffers], data, u8, words, bases, slow, pos[fast],
                  buffer[fast], user[fast], stop[fast])  # fmt: skip
+
+
+def _in_place(buffers: list[tuple[int, bytes | memoryview]]) -> tuple[bytearray | None, np.ndarray]:
+    """(block, where each buffer starts in it) when all the buffers are views of one block `container.buffers` read
+    (8-aligned, with its zero tail after them); else (None, ...) and they are copied."""
+    block = buffers[0][1].obj if buffers and isinstance(buffers[0][1], memoryview) else None
+    if not isinstance(block, bytearray) or len(block) % 8:
+        return None, np.zeros(0, dtype=np.int64)
+    if not all(isinstance(d, memoryview) and d.obj is block for _, d in buffers):
+        return None, np.zeros(0, dtype=np.int64)
+    origin = np.frombuffer(block, dtype=np.uint8).ctypes.data
+    bases = np.array([np.frombuffer(d, dtype=np.uint8).ctypes.data - origin for _, d in buffers], dtype=np.int64)
+    if (bases % 8).any() or int(bases[-1]) + len(buffers[-1][1]) + SLACK > len(block):
+        return None, np.zeros(0, dtype=np.int64)
+    return block, bases
 
 
 def _walk(data: bytearray, words: np.ndarray, bases: np.ndarray, ends: np.ndarray,
