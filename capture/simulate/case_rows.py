@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from swk.kernel.model import COLUMNS
+from swk.kernel.model import COLUMNS, FAMILY_COLUMNS
+from swk.kernel.model.replay import BASE_COLUMNS
 from swk.store.reader import open_case
 
 BATCH = 16_384  # rows turned into dicts at a time
@@ -66,11 +68,35 @@ def is_ordered(path: str | Path) -> bool:
     return True
 
 
+def narrow_rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
+    """The batch's rows as dicts holding only what the model reads of each row's family (in row order).
+
+    Dicts of 6 to 19 keys instead of 37 are what makes reading rows cheap; a missing key reads as None.
+    """
+    families = batch.column("family")
+    present = [f for f in pc.unique(families).to_pylist() if f is not None]
+    if len(present) == 1:
+        return batch.select(_keep(batch, present[0])).to_pylist()
+    out: list[Any] = [None] * batch.num_rows
+    for family in present:
+        mask = pc.equal(families, family)
+        positions = np.flatnonzero(mask.to_numpy(zero_copy_only=False)).tolist()
+        for i, row in zip(positions, batch.filter(mask).select(_keep(batch, family)).to_pylist(), strict=True):
+            out[i] = row
+    return [row for row in out if row is not None]  # rows without a family are not the model's
+
+
+def _keep(batch: pa.RecordBatch, family: str) -> list[str]:
+    names = batch.schema.names
+    return [c for c in BASE_COLUMNS + FAMILY_COLUMNS.get(family, ()) if c in names]
+
+
 def case_rows(path: str | Path, columns: tuple[str, ...] = COLUMNS) -> Iterator[dict[str, Any]]:
     """Rows of a case as dicts (the model's columns), in (ts, event_id) order within each host."""
     if is_ordered(path):
+        narrow = columns == COLUMNS
         for batch in _batches(path, list(columns)):
-            yield from batch.to_pylist()
+            yield from narrow_rows(batch) if narrow else batch.to_pylist()
         return
     import duckdb
 

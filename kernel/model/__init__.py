@@ -7,6 +7,6 @@ controller forward over host operations (the generator's engine). Depends on not
 from __future__ import annotations
 
 from swk.kernel.model.detection import Detection
-from swk.kernel.model.replay import COLUMNS, OrderError, analyze
+from swk.kernel.model.replay import COLUMNS, FAMILY_COLUMNS, OrderError, analyze
 
-__all__ = ["COLUMNS", "Detection", "OrderError", "analyze"]
+__all__ = ["COLUMNS", "FAMILY_COLUMNS", "Detection", "OrderError", "analyze"]

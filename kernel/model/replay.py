@@ -19,14 +19,23 @@ from swk.kernel.model.reconcile import detections_table
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+# The case columns the model reads, per family (every row also needs event_id, ts, family and host).
+FAMILY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "handle": ("actor_pid", "target_pid", "access_mask", "class_id", "flags", "is_thread_object"),
+    "thread": ("kind", "actor_pid", "target_pid", "got_start", "start_region_exec", "start_region_status",
+               "start_region_type", "start_region_protect", "outside_main_image", "corr_flags", "corr_access_mask",
+               "corr_age_ms", "image_base", "image_size", "start_address"),
+    "registry": ("actor_pid", "key_path"),
+    "image": ("target_pid", "image_path", "is_system_mode"),
+    "apc": ("actor_pid", "target_pid", "access_mask", "class_name"),
+    "ti": ("actor_pid", "target_pid", "event_name", "task", "creation_flags", "region_size", "protect",
+           "old_protect"),
+    "detection": ("kind", "detection_name", "severity", "reason", "actor_pid", "target_pid", "corr_flags",
+                  "corr_access_mask", "corr_age_ms", "marks"),
+}  # fmt: skip
+BASE_COLUMNS = ("event_id", "ts", "family", "host")
 # Every case column the model reads: a reader may fetch only these.
-COLUMNS: tuple[str, ...] = (
-    "event_id", "ts", "family", "kind", "host", "actor_pid", "target_pid", "access_mask", "class_id", "class_name",
-    "flags", "is_thread_object", "start_address", "image_base", "image_size", "got_start", "outside_main_image",
-    "corr_flags", "corr_access_mask", "corr_age_ms", "start_region_protect", "start_region_type",
-    "start_region_status", "start_region_exec", "image_path", "is_system_mode", "key_path", "detection_name",
-    "severity", "reason", "marks", "event_name", "task", "region_size", "protect", "old_protect", "creation_flags",
-)  # fmt: skip
+COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(BASE_COLUMNS + sum(FAMILY_COLUMNS.values(), ())))
 
 
 class OrderError(ValueError):
