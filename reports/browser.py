@@ -27,11 +27,13 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dis
          "--disable-component-update", "--disable-sync", "--disable-extensions", "--disable-default-apps",
          "--mute-audio", "--hide-scrollbars", "--remote-debugging-pipe")  # fmt: skip
 TIMEOUT = 60.0
-_TRAMPOLINE = ("import os, sys\n"
-               "a, b = int(sys.argv[1]), int(sys.argv[2])\n"
-               "os.dup2(a, 3); os.dup2(b, 4)\n"
-               "[os.close(fd) for fd in (a, b) if fd > 4]\n"
-               "os.execvp(sys.argv[3], sys.argv[3:])\n")
+_TRAMPOLINE = (
+    "import os, sys\n"
+    "a, b = int(sys.argv[1]), int(sys.argv[2])\n"
+    "os.dup2(a, 3); os.dup2(b, 4)\n"
+    "[os.close(fd) for fd in (a, b) if fd > 4]\n"
+    "os.execvp(sys.argv[3], sys.argv[3:])\n"
+)
 
 
 class BrowserError(SwkError):
@@ -186,11 +188,16 @@ class Page:
         self.browser.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": min(height, max_height),
                                                                  "deviceScaleFactor": 1, "mobile": False},
                           self.session)  # fmt: skip
-        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": True,
-                                  "clip": {"x": 0, "y": 0, "width": width, "height": min(height, max_height), "scale": 1}}
+        params: dict[str, Any] = {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": min(height, max_height), "scale": 1},
+        }
         if selector:
-            box = self.eval(f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
-                            ".getBoundingClientRect(); return [r.x + scrollX, r.y + scrollY, r.width, r.height]; })()")
+            box = self.eval(
+                f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
+                ".getBoundingClientRect(); return [r.x + scrollX, r.y + scrollY, r.width, r.height]; })()"
+            )
             params["clip"] = {"x": box[0], "y": box[1], "width": box[2], "height": min(box[3], max_height),
                               "scale": 1}  # fmt: skip
         data = self.browser.call("Page.captureScreenshot", params, self.session)["data"]

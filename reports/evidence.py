@@ -94,21 +94,37 @@ def _ti_event(row: Row) -> str:
 COLUMNS: dict[str, list[tuple[str, Callable[[Row], str]]]] = {
     "handle": [
         ("access", lambda r: access(r.get("access_mask"), r.get("is_thread_object"))),
-        ("object", lambda r: "" if r.get("is_thread_object") is None else
-         ("thread" if r["is_thread_object"] else "process")),
+        (
+            "object",
+            lambda r: "" if r.get("is_thread_object") is None else ("thread" if r["is_thread_object"] else "process"),
+        ),
         ("class", lambda r: r.get("class_name") or ("" if r.get("class_id") is None else str(r["class_id"]))),
         ("flags", _handle_flags),
-        ("origin", lambda r: " ".join(x for x in (hex64(r.get("origin_address")), protect(r.get("origin_protect")),
-                                                   r.get("origin_path") or "") if x)),
+        (
+            "origin",
+            lambda r: " ".join(
+                x
+                for x in (hex64(r.get("origin_address")), protect(r.get("origin_protect")), r.get("origin_path") or "")
+                if x
+            ),
+        ),
         ("stack (innermost first)", lambda r: "\n".join(frame(f) for f in r.get("frames") or [])),
     ],
     "thread": [
         ("tid", lambda r: "" if r.get("tid") is None else str(r["tid"])),
-        ("start", lambda r: " ".join(x for x in (hex64(r.get("start_address")), r.get("start_module") or "",
-                                                  r.get("start_function") or "") if x)),
+        (
+            "start",
+            lambda r: " ".join(
+                x
+                for x in (hex64(r.get("start_address")), r.get("start_module") or "", r.get("start_function") or "")
+                if x
+            ),
+        ),
         ("start region", _region),
-        ("main image", lambda r: "" if r.get("image_base") is None else
-         f"{hex64(r['image_base'])} +{hex32(r.get('image_size'))}"),
+        (
+            "main image",
+            lambda r: "" if r.get("image_base") is None else f"{hex64(r['image_base'])} +{hex32(r.get('image_size'))}",
+        ),
         ("outside image", lambda r: _bool(r.get("outside_main_image"), "outside")),
         ("correlated intent", corr_text),
     ],
@@ -174,7 +190,9 @@ def step(row: Row, name: Names) -> str:
         if task == 7:
             return f"{actor} wrote {size} bytes at {base} in {target}"
         if task == 2:
-            return f"{actor} made {base} in {target} {protect(row.get('protect'))} (was {protect(row.get('old_protect'))})"
+            return (
+                f"{actor} made {base} in {target} {protect(row.get('protect'))} (was {protect(row.get('old_protect'))})"
+            )
         flags = row.get("creation_flags")
         suspended = " suspended" if flags is not None and flags & 0x4 else ""
         return f"{actor}: {row.get('event_name') or 'TI event'} on {target}{suspended}"

@@ -140,8 +140,10 @@ def _walk(node: Node, depth: int, keep: set[Node], order: list[Node]) -> None:
         n, d = stack.pop()
         n.depth, n.row = d, len(order)
         order.append(n)
-        kids = sorted((c for c in n.children if c in keep),
-                      key=lambda c: (c.start is None, c.start.timestamp() if c.start else 0.0, c.pid))
+        kids = sorted(
+            (c for c in n.children if c in keep),
+            key=lambda c: (c.start is None, c.start.timestamp() if c.start else 0.0, c.pid),
+        )
         stack.extend((c, d + 1) for c in reversed(kids))  # popped in start order
 
 

@@ -92,13 +92,17 @@ def test_no_injected_script_runs_or_appears(browser, pages):
 
 
 def visible_cards(page: Page) -> list[dict]:
-    return page.eval("[...document.querySelectorAll('details.card')].filter(c => !c.hidden)"
-                     ".map(c => ({id: c.id, severity: +c.dataset.severity, status: c.dataset.status, open: c.open}))")
+    return page.eval(
+        "[...document.querySelectorAll('details.card')].filter(c => !c.hidden)"
+        ".map(c => ({id: c.id, severity: +c.dataset.severity, status: c.dataset.status, open: c.open}))"
+    )
 
 
 def set_filter(page: Page, element: str, value: str, event: str) -> None:
-    page.eval(f"(() => {{ const el = document.getElementById('{element}'); el.value = {value!r};"
-              f" el.dispatchEvent(new Event('{event}')); }})()")
+    page.eval(
+        f"(() => {{ const el = document.getElementById('{element}'); el.value = {value!r};"
+        f" el.dispatchEvent(new Event('{event}')); }})()"
+    )
 
 
 def test_filters_by_severity_status_and_name(browser, pages):

@@ -60,7 +60,10 @@ def test_kernel_chain_tells_the_story_in_time_order(report):
     # The same decoded facts and marks as `swk analyze --explain`.
     assert steps[2]["marks"] == "REMOTE_THREAD|OUTSIDE_IMAGE|NON_IMAGE_EXEC|MEMORY_INTENT|THREAD_CONTEXT_INTENT"
     assert "access 0x0000002A CREATE_THREAD|VM_OPERATION|VM_WRITE" in steps[0]["facts"]
-    assert c["corr"] == "ProcessMemory|ThreadContext, access CREATE_THREAD|VM_OPERATION|VM_READ|VM_WRITE (0x3A), age 400 ms"
+    assert (
+        c["corr"]
+        == "ProcessMemory|ThreadContext, access CREATE_THREAD|VM_OPERATION|VM_READ|VM_WRITE (0x3A), age 400 ms"
+    )
 
 
 def test_evidence_tables_decode_masks_protections_frames(report):
@@ -106,7 +109,10 @@ def test_process_tree_with_injection_edges(report):
 
 def test_pair_timelines_show_windows(report):
     pairs = {(p["actor"], p["target"]): p for p in report["timelines"]}
-    assert set(pairs) == {("powershell.exe (4242)", "notepad.exe (5150)"), ("powershell.exe (4242)", "rundll32.exe (7001)")}
+    assert set(pairs) == {
+        ("powershell.exe (4242)", "notepad.exe (5150)"),
+        ("powershell.exe (4242)", "rundll32.exe (7001)"),
+    }
     hollow = pairs[("powershell.exe (4242)", "notepad.exe (5150)")]
     assert {s["kind"] for s in hollow["spans"]} == {"w5", "w30"}
     assert hollow["runs_on"]  # a 1 s chain: the 30 s window runs off the axis rather than squash it
@@ -122,9 +128,13 @@ def test_gaps_name_file_and_place(report):
     assert [(u["source_file"], u["n"]) for u in report["untimed"]] == [("client-console.log", 1),
                                                                        ("client-console.log", 1)]  # fmt: skip
     assert {r["reason"] for r in report["reject_counts"]} == {
-        "WMI_BUFFER_HEADER.BufferSize=# at a buffer boundary", "line #: no 'pid=' field in a handle block"}
+        "WMI_BUFFER_HEADER.BufferSize=# at a buffer boundary",
+        "line #: no 'pid=' field in a handle block",
+    }
     assert {(r["source_file"], r["first"], r["last"]) for r in report["reject_counts"]} == {
-        ("WS01-sleepwalker.etl", "@0x00024000", "@0x00024000"), ("client-console.log", "line 212", "line 212")}
+        ("WS01-sleepwalker.etl", "@0x00024000", "@0x00024000"),
+        ("client-console.log", "line 212", "line 212"),
+    }
     assert sorted(u["first"] for u in report["untimed"]) == ["line 118", "line 131"]
     assert report["view_limits"] == []
     assert any("2 rows have no time" in w for w in report["warnings"])

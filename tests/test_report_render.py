@@ -106,8 +106,9 @@ def test_csp_allows_only_the_pages_own_script_and_style(hostile):
 def test_every_class_attribute_is_sanitised(hostile):
     _report, _page, parsed = hostile
     classes = [a["class"] for _, a in parsed.tags if a.get("class")]
-    assert classes and all(re.fullmatch(r"[a-z0-9 -]+", c) for c in classes), [c for c in classes
-                                                                              if not re.fullmatch(r"[a-z0-9 -]+", c)]
+    assert classes and all(re.fullmatch(r"[a-z0-9 -]+", c) for c in classes), [
+        c for c in classes if not re.fullmatch(r"[a-z0-9 -]+", c)
+    ]
 
 
 def test_css_class_keeps_names_apart_and_safe():
