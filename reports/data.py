@@ -190,9 +190,6 @@ def _cards(con: duckdb.DuckDBPyConnection, names: Names, p: dict[str, Any]) -> l
     for detection, event in con.execute("SELECT detection_id, event_id FROM report_cited ORDER BY 1, 2").fetchall():
         cited.setdefault(detection, []).append(event)
     shown = [d | {"evidence": cited.get(d["id"], [])} for d in rows(con, "shown_cards")]
-    if any(d["engine"] == "controller" and d["status"] != "live-only" for d in shown):
-        # explain.step_marks reads controller_steps once per card: computed once here instead of per card.
-        con.execute("CREATE OR REPLACE TEMP TABLE controller_steps AS SELECT * FROM main.controller_steps")
     cards = []
     for d in shown:
         chain = [events[i] for i in kept.get(d["id"], []) if i in events]
