@@ -73,6 +73,19 @@ def test_bulk_path_equals_its_reference(tmp_path):
     assert fast.truth.read_text() == slow.truth.read_text()
 
 
+def test_bulk_path_equals_its_reference_when_the_work_queue_drops(tmp_path):
+    # a queue of 3 items at 2 ms each drops most of a burst: the fast path must drop exactly the same opens
+    opts = {"events": 6_000, "seed": 8, "scenarios": (), "formats": (), "handle_work": (3, 2000)}
+    fast = simulate(tmp_path / "fast", Options(**opts))
+    slow = simulate(tmp_path / "slow", Options(**opts, reference=True))
+    assert pq.read_table(fast.case).equals(pq.read_table(slow.case))
+    assert fast.truth.read_text() == slow.truth.read_text()
+    published = pq.read_table(fast.case, columns=["family", "sequence"]).to_pylist()
+    opens = [r["sequence"] for r in published if r["family"] == "handle"]
+    normal = simulate(tmp_path / "normal", Options(**{**opts, "handle_work": None}))
+    assert len(opens) < pq.read_table(normal.case, filters=[("family", "=", "handle")]).num_rows
+
+
 def test_per_key_replay_differs_only_where_the_driver_table_does(mixed):
     driver = {(d.rule, d.trigger_event_id) for d in analyze(case_rows(mixed.case), table="driver")}
     per_key = analyze(case_rows(mixed.case))

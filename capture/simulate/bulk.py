@@ -10,6 +10,7 @@ through the ordinary actions instead, which is how the fast path is tested.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,6 +144,17 @@ class Bulk:
         self._actor[(self._kind == REGISTRY) & self._is_set[self._reg]] = self._explorer
         self._i = 0
         self._chunk_end = start + CHUNK_US
+        # the handle opens of the chunk as Python lists, once: a slice then only slices lists
+        hpos = np.flatnonzero(self._kind == HANDLE)
+        handle = self._handle[hpos]
+        self._h_pos = hpos.tolist()
+        self._h_ts = self._ts[hpos].tolist()
+        self._h_target = self.pids[self._target[hpos]].tolist()
+        self._h_caller = self._t_caller[handle].tolist()
+        self._h_access = self._t_access[handle].tolist()
+        self._h_kind = [self._t_kind[k] for k in handle.tolist()]
+        self._h_class = [self._classes[k] for k in handle.tolist()]
+        self._ts_list = self._ts.tolist()
 
     def flush_until(self, end_us: int) -> None:
         """Apply every operation before `end_us` (in time order)."""
@@ -161,40 +173,37 @@ class Bulk:
 
     def _apply(self, i: int, j: int) -> None:
         self.applied += j - i
-        kind, ts = self._kind[i:j], self._ts[i:j]
         if self.reference:
-            self._one_by_one(kind, ts, self._reg[i:j], self._handle[i:j], self._dll[i:j], self._actor[i:j],
-                             self._target[i:j])  # fmt: skip
+            self._one_by_one(self._kind[i:j], self._ts[i:j], self._reg[i:j], self._handle[i:j], self._dll[i:j],
+                             self._actor[i:j], self._target[i:j])  # fmt: skip
             return
         sink = self.sim.sink
-        sink.check_time(int(ts[0]))
-        hpos = np.flatnonzero(kind == HANDLE)
+        sink.check_time(self._ts_list[i])
+        lo, hi = bisect.bisect_left(self._h_pos, i), bisect.bisect_left(self._h_pos, j)
         sequences: list[int] = []
         workers: list[int] = []
         keep = None
-        if len(hpos):
+        if hi > lo:
             driver = self.sim.driver
-            handle = self._handle[i:j][hpos]
-            h_ts, targets = ts[hpos].tolist(), self.pids[self._target[i:j][hpos]].tolist()
-            callers, accesses = self._t_caller[handle].tolist(), self._t_access[handle].tolist()
-            kinds = [self._t_kind[k] for k in handle.tolist()]
-            kept, sequences, workers = driver.open_handles(h_ts, callers, targets, accesses, kinds)
+            h_ts, targets = self._h_ts[lo:hi], self._h_target[lo:hi]
+            callers, accesses = self._h_caller[lo:hi], self._h_access[lo:hi]
+            kept, sequences, workers = driver.open_handles(h_ts, callers, targets, accesses, self._h_kind[lo:hi])
+            first = sink.next_id - i
             if all(kept):
-                eids = (sink.next_id + hpos).tolist()
-                driver.index_handles(
-                    eids, h_ts, callers, targets, accesses, [self._classes[k] for k in handle.tolist()]
-                )
+                eids = [first + pos for pos in self._h_pos[lo:hi]]
+                driver.index_handles(eids, h_ts, callers, targets, accesses, self._h_class[lo:hi])
             else:  # the work queue dropped some opens: they get no rows
+                hpos = np.array(self._h_pos[lo:hi]) - i
                 keep = np.ones(j - i, dtype=bool)
                 keep[hpos] = kept
                 eids = (sink.next_id + np.cumsum(keep) - 1)[hpos].tolist()
                 pick = [k for k, ok in enumerate(kept) if ok]
                 driver.index_handles([eids[k] for k in pick], [h_ts[k] for k in pick], [callers[k] for k in pick],
                                      [targets[k] for k in pick], [accesses[k] for k in pick],
-                                     [self._classes[handle[k]] for k in pick])  # fmt: skip
+                                     [self._h_class[lo + k] for k in pick])  # fmt: skip
         rows = (j - i) if keep is None else int(keep.sum())
         self._slices.append((sink.next_id, i, j, keep, sequences, workers, self._chunk_arrays()))
-        sink.check_time(int(ts[-1]))
+        sink.check_time(self._ts_list[j - 1])
         sink.take(rows)
 
     def _chunk_arrays(self) -> tuple[np.ndarray, ...]:

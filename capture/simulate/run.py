@@ -46,6 +46,7 @@ class Options:
     mix: Mix = field(default_factory=Mix)
     formats: tuple[str, ...] = ("ioctl",)
     reference: bool = False  # run the bulk benign operations one by one (slow; the fast path's reference)
+    handle_work: tuple[int, int] | None = None  # the driver's handle work queue (limit, µs per item); None: 2048, 20
 
 
 @dataclass
@@ -100,7 +101,8 @@ def simulate(out_dir: Path, options: Options) -> Result:
     writer.set_clock({"qpc_frequency": QPC_FREQUENCY, "boot_time": iso(boot_us * 1000)})
     with writer:
         writer.begin_input(f"simulate:{options.host}", "simulate", host=options.host)
-        sim = Simulation(options.host, options.seed, start_us, boot_us, writer.write, QPC_FREQUENCY)
+        sim = Simulation(options.host, options.seed, start_us, boot_us, writer.write, QPC_FREQUENCY,
+                         handle_work=options.handle_work)  # fmt: skip
         # a detection is final once the clock is 2 s past it (route A completes its evidence within 1000 ms)
         sim.sink.on_flush = lambda: truth.add(sim.driver.drain(sim.sink.last_ts - 2_000_000))
         base = build(sim)

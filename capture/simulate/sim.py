@@ -34,13 +34,15 @@ class Simulation:
     """One host under simulation; actions are scheduled with `at` and run by `run_until`."""
 
     def __init__(self, host_name: str, seed: int, start_us: int, boot_us: int, deliver: Callable[[Any], None],
-                 qpc_frequency: int = 10_000_000) -> None:  # fmt: skip
+                 qpc_frequency: int = 10_000_000, handle_work: tuple[int, int] | None = None) -> None:  # fmt: skip
         self.host = Host(host_name, seed)
         self.start_us = start_us
         self.boot_us = boot_us
         self.sink = CaseSink(host_name, boot_us, qpc_frequency, deliver)
+        limits = {"handle_slots": handle_work} if handle_work else {}
         self.driver = Driver(host_name, self.host, self.sink, loaded_us=start_us,
-                             worker_frames=self.host.worker_frames, worker_tids=self.host.worker_tids)  # fmt: skip
+                             worker_frames=self.host.worker_frames, worker_tids=self.host.worker_tids,
+                             **limits)  # fmt: skip
         self.rng = random.Random(f"sim:{seed}")
         self.now = start_us
         self._queue: list[tuple[int, int, Callable[..., Any], tuple]] = []
