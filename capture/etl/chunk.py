@@ -32,7 +32,7 @@ class Known:
     def __init__(self) -> None:
         self.by_length: dict[int, list[tuple[bytes, int, int, int, str]]] = {}
         self._keys: set[tuple[bytes, bytes, int]] = set()
-        self.widths: dict[tuple[int, int], int] = {}  # string windows per schema part (`vector.decode`)
+        self.strings: dict[tuple[int, int], vector.Strings] = {}  # per string field of a schema (`vector.decode`)
 
     def add(self, region: bytes, guid: bytes, htype: int, event_name: str) -> None:
         """Remember a region (bounded like the walk's own cache)."""
@@ -137,7 +137,7 @@ def _family(ch: scan.Chunk, batch: Batch, known: Known, name: str,
             rows: np.ndarray) -> tuple[np.ndarray, dict, np.ndarray]:  # fmt: skip
     """(rows that decoded, their columns, rows flagged for the scalar decoder) of one family's records."""
     fam = sleepwalker.FAMILIES[name]
-    raw, ok = vector.decode(ch.u8, ch.data, batch.segments(name), ch.user[rows], ch.stop[rows], known.widths)
+    raw, ok = vector.decode(ch.u8, ch.data, batch.segments(name), ch.user[rows], ch.stop[rows], known.strings)
     good = rows[ok]
     cols = sleepwalker.columns(fam, raw, len(good))
     p = ch.pos[good]

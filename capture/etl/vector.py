@@ -3,8 +3,10 @@
 Events of a schema share their layout up to the strings and binary, so each part is one array operation over all
 of them: a fixed run is a gather of equal-width rows viewed through its structured dtype, a string is a search for
 its NUL in a window after the current position (a wider one, then `bytes.find`, for the few that go on), binary is
-its u16 count and a flat gather. Strings repeat heavily (a few class names, paths and keys), so each distinct
-string is decoded once: rows are hashed as 64-bit words and every row is compared with its representative.
+its u16 count and a flat gather. Strings repeat heavily (a few class names, paths and keys): each field first
+compares every event's bytes with its most frequent strings of earlier chunks, terminator included (a match
+proves where the string ends and what it says), and the rest are searched and deduplicated by Arrow, each
+distinct string decoded once.
 
 The rules are the scalar segment decoder's, position for position. An event that breaks one (a fixed run or a
 count past the user data, a string with no terminator) is only *flagged*: the caller hands it to the scalar
@@ -12,6 +14,8 @@ decoder, whose exception becomes the reject with its usual message.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -21,20 +25,31 @@ from swk.capture.etl import fields as fd
 from swk.capture.etl.scan import SLACK
 
 WIDTHS = (16, 512)  # smallest and largest window searched for a string's terminator (bytes, powers of two)
+CANDIDATES = 4  # most frequent strings per field compared whole before any search
+CANDIDATE_SHARE = 0.05  # ... when they were at least this share of the field's strings last time
 assert WIDTHS[1] <= SLACK, "a window may start at the last byte of a chunk: it has to fit the chunk's slack"
 
 
+@dataclass
+class Strings:
+    """What one string field looked like so far: a search window and its most frequent strings."""
+
+    width: int  # bytes searched for the terminator (held 99% of the strings last time)
+    raw: list[bytes] = field(default_factory=list)  # frequent strings with their terminator, most frequent first
+    texts: list[str] = field(default_factory=list)  # the same, decoded
+
+
 def decode(u8: np.ndarray, data: bytearray, segments: fd.Segments, start: np.ndarray, stop: np.ndarray,
-           widths: dict[tuple[int, int], int]) -> tuple[dict[str, object], np.ndarray]:  # fmt: skip
+           hints: dict[tuple[int, int], Strings]) -> tuple[dict[str, object], np.ndarray]:  # fmt: skip
     """(field values of the events that decode, by name; which events decode) for user data `data[start:stop]`.
 
-    `widths` carries, per string field, the window that held nearly all of its strings last time.
+    `hints` carries what each string field of earlier chunks looked like (and is updated).
     """
     n = len(start)
     p = start.copy()
     ok = np.ones(n, dtype=bool)
     fixed: list[tuple[np.dtype, np.ndarray]] = []
-    strings: list[tuple[str, int, np.ndarray, np.ndarray]] = []
+    strings: list[tuple[str, int, np.ndarray, np.ndarray, np.ndarray, Strings]] = []
     binary: list[tuple[str, np.ndarray, np.ndarray]] = []
     for k, (kind, what, in_type) in enumerate(segments.parts):
         if kind == "fixed":
@@ -43,13 +58,14 @@ def decode(u8: np.ndarray, data: bytearray, segments: fd.Segments, start: np.nda
             p = np.where(ok, p + what.itemsize, p)  # type: ignore[union-attr]
         elif in_type in (fd.UNICODESTRING, fd.ANSISTRING):
             width = 2 if in_type == fd.UNICODESTRING else 1
-            key = (id(segments), k)
-            size = widths.get(key, 256 if width == 2 else 32)  # paths are long, class names short
-            todo = np.flatnonzero(ok)
-            z = _terminator(u8, data, p, stop, todo, width, size)
+            hint = hints.setdefault((id(segments), k), Strings(256 if width == 2 else 32))  # paths long, names short
+            z, known = _candidates(u8, p, stop, ok, width, hint)
+            todo = np.flatnonzero(ok & (known < 0))
+            if todo.size:
+                z[todo] = _terminator(u8, data, p, stop, todo, width, hint.width)[todo]
             ok &= z >= 0
-            strings.append((what, width, p, z))  # type: ignore[arg-type]
-            widths[key] = _next_width(z[ok] - p[ok] + width)
+            strings.append((what, width, p, z, known, hint))  # type: ignore[arg-type]
+            hint.width = _next_width(z[ok] - p[ok] + width)
             p = np.where(ok, z + width, p)
         else:  # BINARY / COUNTEDBINARY: u16 byte count, then the bytes
             ok &= p + 2 <= stop
@@ -63,11 +79,28 @@ def decode(u8: np.ndarray, data: bytearray, segments: fd.Segments, start: np.nda
         rec = gather(u8, at[rows], dtype.itemsize).view(dtype).reshape(-1)
         for name in dtype.names or ():
             raw[name] = rec[name]
-    for name, width, s, z in strings:
-        raw[name] = _texts(data, u8, s[rows], z[rows], width)
+    for name, width, s, z, known, hint in strings:
+        raw[name] = _texts(data, u8, s[rows], z[rows], width, known[rows], hint)
     for name, s, e in binary:
         raw[name] = _binary(u8, s[rows], e[rows])
     return raw, ok
+
+
+def _candidates(u8: np.ndarray, p: np.ndarray, stop: np.ndarray, ok: np.ndarray, width: int,
+                hint: Strings) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(where the string ends, which frequent string it is) for the rows whose bytes at `p` are one of the field's
+    frequent strings with its terminator; -1 and -1 elsewhere. A frequent string has no terminator before its own
+    (it was found by the search), so a whole match ends exactly where the scalar decoder's search would stop."""
+    z = np.full(len(p), -1, dtype=np.int64)
+    known = np.full(len(p), -1, dtype=np.int64)
+    for c, raw in enumerate(hint.raw):
+        rows = np.flatnonzero(ok & (known < 0) & (p + len(raw) <= stop))
+        if not rows.size:
+            break
+        hit = rows[(gather(u8, p[rows], len(raw)) == np.frombuffer(raw, dtype=np.uint8)).all(axis=1)]
+        known[hit] = c
+        z[hit] = p[hit] + len(raw) - width
+    return z, known
 
 
 def _next_width(lengths: np.ndarray) -> int:
@@ -119,28 +152,41 @@ def _utf16(raw: bytes) -> str:
     return raw.decode("utf-16-le", "replace")
 
 
-def _texts(data: bytearray, u8: np.ndarray, s: np.ndarray, e: np.ndarray, width: int) -> pa.Array:
-    """Strings `data[s:e]` decoded (UTF-16LE, or 8-bit text), each distinct one once.
+def _texts(data: bytearray, u8: np.ndarray, s: np.ndarray, e: np.ndarray, width: int, known: np.ndarray,
+           hint: Strings) -> pa.Array:  # fmt: skip
+    """Strings `data[s:e]` decoded (UTF-16LE, or 8-bit text), each distinct one once; rows `known` to be one of the
+    field's frequent strings take it as is. Relearns the field's frequent strings from this chunk's counts.
 
-    The strings are described in place as an Arrow binary_view array over the chunk (16 bytes per string: length,
-    then the bytes when they fit in 12, else a 4-byte prefix and the offset), so Arrow's hash kernel finds the
-    distinct ones, comparing every byte, without copying them.
+    The other strings are described in place as an Arrow binary_view array over the chunk (16 bytes per string:
+    length, then the bytes when they fit in 12, else a 4-byte prefix and the offset), so Arrow's hash kernel finds
+    the distinct ones, comparing every byte, without copying them.
     """
     decode = _utf16 if width == 2 else fd.ansi
     n = len(s)
-    length = (e - s).astype(np.int32)
-    views = np.empty((n, 4), dtype=np.int32)
-    views[:, 0] = length
-    head = gather(u8, s, 12) * (np.arange(12)[None, :] < length[:, None])  # inline bytes are zero-padded
-    rest = head.view(np.int32)
-    far = length > 12
-    rest[far, 1] = 0  # data buffer 0: the chunk
-    rest[far, 2] = s[far]
-    views[:, 1:] = rest
-    strings = pa.Array.from_buffers(pa.binary_view(), n, [None, pa.py_buffer(views), pa.py_buffer(data)])
-    encoded = pc.dictionary_encode(strings)
-    texts = [decode(raw) for raw in encoded.dictionary.to_pylist()]
-    return pa.array(texts, type=pa.string()).take(encoded.indices)
+    index = known.copy()
+    texts, raws = list(hint.texts), list(hint.raw)
+    rest = np.flatnonzero(known < 0)
+    if rest.size:
+        s, length = s[rest], (e[rest] - s[rest]).astype(np.int32)
+        views = np.empty((len(rest), 4), dtype=np.int32)
+        views[:, 0] = length
+        head = gather(u8, s, 12) * (np.arange(12)[None, :] < length[:, None])  # inline bytes are zero-padded
+        tail = head.view(np.int32)
+        far = length > 12
+        tail[far, 1] = 0  # data buffer 0: the chunk
+        tail[far, 2] = s[far]
+        views[:, 1:] = tail
+        strings = pa.Array.from_buffers(pa.binary_view(), len(rest), [None, pa.py_buffer(views), pa.py_buffer(data)])
+        encoded = pc.dictionary_encode(strings)
+        index[rest] = encoded.indices.to_numpy() + len(texts)
+        found = encoded.dictionary.to_pylist()
+        texts += [decode(raw) for raw in found]
+        raws += [raw + b"\0" * width for raw in found]
+    counts = np.bincount(index, minlength=len(texts))
+    top = [int(c) for c in np.argsort(-counts, kind="stable")[:CANDIDATES]
+           if counts[c] >= CANDIDATE_SHARE * n and len(raws[c]) <= WIDTHS[1]]  # fmt: skip
+    hint.raw, hint.texts = [raws[c] for c in top], [texts[c] for c in top]
+    return pa.array(texts, type=pa.string()).take(pa.array(index))
 
 def _binary(u8: np.ndarray, s: np.ndarray, e: np.ndarray) -> pa.Array:
     """Binary values `u8[s:e]` as one Arrow array (offsets and one flat copy of the bytes)."""
