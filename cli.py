@@ -272,6 +272,35 @@ _service_action("start", "Start the capture service.")
 _service_action("stop", "Stop the capture service; it closes its last part before it ends.")
 
 
+def engine_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--engine duckdb|spark` with Spark's `--master URL` and `--conf KEY=VALUE`, shared by analyze and sql."""
+    options = [
+        click.option("--engine", "engine_name", type=click.Choice(["duckdb", "spark"]), default="duckdb",
+                     show_default=True, help="run the views on DuckDB, or on Spark (the spark extra and Java 17)"),
+        click.option("--master", metavar="URL", help="Spark master, e.g. spark://head:7077 [default: local[2]]"),
+        click.option("--conf", "spark_conf", multiple=True, metavar="KEY=VALUE",
+                     help="a Spark setting, e.g. spark.executor.memory=8g (repeatable)"),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def spark_args(engine_name: str, master: str | None, spark_conf: tuple[str, ...]) -> dict[str, Any]:
+    """What `swk.analyze.spark.connect` takes from the engine options (nothing for DuckDB)."""
+    if engine_name != "spark":
+        if master or spark_conf:
+            raise click.UsageError("--master and --conf need --engine spark")
+        return {}
+    pairs = []
+    for item in spark_conf:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--conf")
+        pairs.append((key.strip(), value))
+    return {"master": master or "local[2]", "conf": pairs}
+
+
 @cli.command()
 @click.argument("case", type=click.Path(path_type=Path))
 @output_options
@@ -281,9 +310,11 @@ _service_action("stop", "Stop the capture service; it closes its last part befor
 @click.option("--since", callback=parse_utc, help="only detections at or after this UTC time")
 @click.option("--until", callback=parse_utc, help="only detections at or before this UTC time")
 @click.option("--explain", "explain_id", type=int, metavar="ID", help="one detection's chain, evidence decoded")
+@engine_options
 @reports_errors
 def analyze(case: Path, fmt: str, min_severity: int | None, detection: str | None, pid: int | None,
-            since: datetime | None, until: datetime | None, explain_id: int | None) -> None:
+            since: datetime | None, until: datetime | None, explain_id: int | None, engine_name: str,
+            master: str | None, spark_conf: tuple[str, ...]) -> None:
     """Reconstruct every detection from a case's rows and reconcile it with what was raised live.
 
     The table is one line per rule and host, most severe first; json, jsonl and csv give every
@@ -294,11 +325,15 @@ def analyze(case: Path, fmt: str, min_severity: int | None, detection: str | Non
         swk analyze case.parquet
         swk analyze case.parquet --format json --min-severity 6
         swk analyze case.parquet --explain 17
+        swk analyze case_dir --engine spark --master spark://head:7077
     """  # fmt: skip
     from swk.analyze import explain, queries
     from swk.output import write_rows
 
-    analysis = queries.open_analysis(case)
+    connect = spark_args(engine_name, master, spark_conf)
+    if explain_id is not None and engine_name == "spark":
+        raise click.UsageError("--explain runs on the duckdb engine; drop --engine spark")
+    analysis = queries.open_analysis(case, on=engine_name, **connect)
     for line in analysis.warnings:
         click.echo(f"warning: {for_terminal(line)}", err=True)
     if explain_id is not None:
@@ -343,8 +378,10 @@ def report(case: Path, output: Path, title: str | None, min_severity: int) -> No
 @output_options
 @click.option("-p", "--param", "params", nargs=2, multiple=True, metavar="NAME VALUE",
               help="bind VALUE to $NAME in the query (integers are bound as integers)")
+@engine_options
 @reports_errors
-def sql(case: Path, query: str | None, fmt: str, params: tuple[tuple[str, str], ...]) -> None:
+def sql(case: Path, query: str | None, fmt: str, params: tuple[tuple[str, str], ...], engine_name: str,
+        master: str | None, spark_conf: tuple[str, ...]) -> None:
     """Query a case with SQL: `events`, the family views, `detections` and one view per rule.
 
     Without QUERY, an interactive prompt (.tables, .schema [view], .help, .quit; history in
@@ -355,12 +392,21 @@ def sql(case: Path, query: str | None, fmt: str, params: tuple[tuple[str, str], 
         swk sql case.parquet "select * from detections where severity >= 6"
         swk sql case.parquet "select * from detections where actor_pid = $pid" -p pid 4242
         swk sql case.parquet
+        swk sql case_dir "select host, count(*) from detections group by host" --engine spark
     """  # fmt: skip
     import duckdb
 
     from swk.analyze import engine, shell
 
-    con = engine.connect(case)
+    connect = spark_args(engine_name, master, spark_conf)
+    if engine_name == "spark":
+        if query is None:
+            raise click.UsageError("--engine spark needs a QUERY (the interactive prompt runs on duckdb)")
+        from swk.analyze import spark
+
+        con = spark.connect(case, **connect)
+    else:
+        con = engine.connect(case)
     bound = {name: int(value) if value.lstrip("-").isdigit() else value for name, value in params}
     if query is None:
         shell.run(con, fmt=fmt, params=bound, out=sys.stdout, err=sys.stderr)

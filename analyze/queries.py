@@ -71,15 +71,21 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
 
 
-def open_analysis(case: Case | str | Path, **connect: Any) -> Analysis:
+def open_analysis(case: Case | str | Path, *, on: str = "duckdb", **connect: Any) -> Analysis:
     """Open a case, load every view (materialised where it pays), compute the detections once and collect warnings.
 
     `found` holds the detections without ids or evidence (the `reconciled` view): the summary, the counts and the
-    warnings all read it, so a default analysis never sorts for ids or builds evidence lists.
+    warnings all read it, so a default analysis never sorts for ids or builds evidence lists. `on="spark"` runs the
+    same views and queries on Spark (`swk.analyze.spark`; `connect` then takes `master` and `conf`).
     """
     if not isinstance(case, Case):
         case = open_case(case)
-    con = engine.connect(case, **connect)
+    if on == "spark":
+        from swk.analyze import spark
+
+        con = spark.connect(case, **connect)
+    else:
+        con = engine.connect(case, **connect)
     con.execute("CREATE OR REPLACE TEMP TABLE found AS SELECT host, rule, name, severity, actor_pid, target_pid, "
                 "ts, status FROM reconciled")  # fmt: skip
     return Analysis(case, con, warnings(con))

@@ -178,6 +178,14 @@ class SparkConnection:
                 self.spark.catalog.dropTempView(name.name)
 
 
+def _utf8_host() -> Any:
+    """The hive `host` value as the writer meant it: Spark turns each %XX into one character, not a UTF-8 byte."""
+    from pyspark.sql import functions as F  # noqa: N812 (pyspark's own convention)
+
+    return F.expr("CASE WHEN host RLIKE '[\\\\x{80}-\\\\x{FF}]' "
+                  "THEN decode(encode(host, 'ISO-8859-1'), 'UTF-8') ELSE host END")  # fmt: skip
+
+
 def connect(case: Case | str | Path, *, master: str = DEFAULT_MASTER, conf: Iterable[tuple[str, str]] = (),
             materialize: bool = True) -> SparkConnection:  # fmt: skip
     """A Spark session over the case with `events` and every view loaded (the heavy ones cached)."""
@@ -187,7 +195,10 @@ def connect(case: Case | str | Path, *, master: str = DEFAULT_MASTER, conf: Iter
     con = SparkConnection(spark, case)
     reader = spark.read.option("basePath", str(case.root)) if case.partitioned else spark.read
     try:
-        reader.parquet(*(str(f) for f in case.files)).createOrReplaceTempView("events")
+        events = reader.parquet(*(str(f) for f in case.files))
+        if case.partitioned:
+            events = events.withColumn("host", _utf8_host())
+        events.createOrReplaceTempView("events")
     except Exception as exc:
         raise CaseError(f"{case.path}: cannot be read by Spark ({_one_line(exc)})") from None
     for view in engine.views():
