@@ -147,3 +147,10 @@ def test_apc_ring_limit_warns(tmp_path):
              "is_thread_object": True} for i in range(65)]  # fmt: skip
     result = run("analyze", write_case(tmp_path / "apc.parquet", rows, host="APC"))
     assert "warning: host APC: the APC monitor's cooldown ring has 64 unkeyed slots; 65 intents" in result.stderr
+
+
+def test_an_empty_case_has_no_detections(tmp_path):
+    result = run("analyze", write_case(tmp_path / "empty.parquet", []), "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == []
+    assert result.stderr == "0 confirmed, 0 reconstructed-only, 0 live-only\n"
