@@ -18,6 +18,8 @@ venv: $(VENV)/.installed
 
 demo: venv
 	$(PY) -m swk.capture.demo $(DEMO)
+	$(SWK) analyze $(DEMO)/case.parquet
+	$(PY) -m swk.reports.demo $(DEMO)
 
 test: venv
 	$(PY) -m pytest -q
