@@ -8,11 +8,14 @@ and so does a full path through the real control set (`...\\ControlSet001\\Servi
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from swk.kernel.catalogue import HIGH_VALUE_REGISTRY_NEEDLES
 
 OPERATIONS = ("SET_VALUE", "CREATE_KEY", "OPEN_KEY", "DELETE_VALUE")
 
 
+@lru_cache(maxsize=65_536)  # a host opens the same few thousand keys over and over
 def high_value_attack(key_path: str | None) -> str | None:
     """The ATT&CK id of the first needle the path contains, or None when it is not high-value."""
     if not key_path:
