@@ -1,13 +1,14 @@
-"""A chunk of buffers through a `rows.Batch`: Sleepwalker events decoded a family at a time, the rest one by one.
+"""A chunk of buffers through a `rows.Batch`: Sleepwalker events decoded a family at a time (`vector`), TI events
+of fixed-size templates a template at a time (`tirows`), everything else one record at a time (`Batch.add`).
 
-The output is the per-record reader's, item for item: the same rows in the same batches, the same rejects at the
+The output is `reader.read_records`'s, item for item: the same rows in the same batches, the same rejects at the
 same offsets and in the same order, the same warnings. That holds because of three rules:
 
 - Schemas are resolved in file order before anything is decoded (a family's rows are built in the order families
   were first resolved), and every region a Sleepwalker family resolves to is remembered for matching later chunks.
-- The buffers are then replayed in order: records that are not Sleepwalker events go through `Batch.add` as
-  before, a Sleepwalker event the vectorised decoder flagged goes through `Batch.add` too (its scalar decoder gives
-  the reject and its message), and the rest join their family as a `Slice` of the chunk's columns.
+- The buffers are then replayed in order: records decoded together join their family (or, for TI, the other
+  rows) as a `Slice` of the chunk's columns; everything else, and every event the vectorised decoders flagged,
+  goes through `Batch.add` at its place (the scalar decoder gives the reject and its message).
 - A batch is built after the buffer that brings it to `BATCH_RECORDS` rows, as before.
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from swk.capture.etl import container, layout, scan, sleepwalker, ti, tirows, vector
-from swk.capture.etl.rows import _DECODE_ERRORS, Batch, Slice
+from swk.capture.etl.rows import DECODE_ERRORS, Batch, Slice
 from swk.store.reject import Reject
 
 BATCH_RECORDS = 65_536
@@ -27,7 +28,8 @@ _EXT = layout.EVENT_HEADER_SIZE  # the extended data region starts right after t
 
 
 class Known:
-    """Extended data regions (with provider GUID and header type) that resolved to a Sleepwalker family."""
+    """What a read learns as it goes: the extended data regions (with provider GUID and header type) that resolved
+    to a Sleepwalker family, and what each string field looks like (`vector.Strings`)."""
 
     def __init__(self) -> None:
         self.by_length: dict[int, list[tuple[bytes, int, int, int, str]]] = {}
@@ -129,7 +131,7 @@ def _resolve(ch: scan.Chunk, batch: Batch, seen: dict[bytes, list[bytes]], known
 def _target(batch: Batch, region: bytes, guid: bytes, htype: int) -> list | None:
     try:
         return batch.target(region, guid, htype)
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         return None  # the record's own `Batch.add` raises it again and rejects the record
 
 

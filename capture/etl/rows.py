@@ -26,7 +26,7 @@ from swk.store.reject import Reject
 from swk.store.schema import EVENTS
 
 HEX_PREVIEW = 512  # bytes of an undecoded payload kept as hex in fields_json
-_DECODE_ERRORS = (TruncatedError, struct.error, IndexError, ValueError, OverflowError)
+DECODE_ERRORS = (TruncatedError, struct.error, IndexError, ValueError, OverflowError)
 _TS = EVENTS.field("ts").type
 _EVENT_HEADER = layout.EVENT_HEADER.unpack
 # The EVENT_HEADER fields the batch path reads, as a numpy view of the collected header bytes.
@@ -93,7 +93,7 @@ class Batch:
                 self._full(rec)
             else:
                 self._message(rec)
-        except _DECODE_ERRORS as exc:
+        except DECODE_ERRORS as exc:
             return Reject(rec[1], f"{_what(rec)}: {exc}", _raw(rec), None)
         self.size += 1
         return None
@@ -314,8 +314,9 @@ class Batch:
 
     def segments(self, event_name: str) -> fd.Segments:
         """The segment layout of a family resolved by `target`."""
-        found = self._segments[event_name]
-        assert found is not None
+        found = self._segments.get(event_name)
+        if found is None:
+            raise KeyError(f"{event_name} has not been resolved to a Sleepwalker family")
         return found
 
     def log_filetimes(self, stamps: np.ndarray) -> np.ndarray:
