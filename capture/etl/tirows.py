@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -48,7 +48,7 @@ class Plan:
     filetime_at: tuple[int, ...]  # positions of the FILETIME fields
 
 
-@cache
+@lru_cache(maxsize=1024)  # bounded: a damaged file can name any (id, version) under the TI provider
 def plan(event_id: int, version: int, pointer_size: int) -> Plan | None:
     """The plan of a template of fixed-size fields, or None (no template, or strings: `Batch._ti` decodes it)."""
     fields = ti.template_fields(event_id, version)
