@@ -2,7 +2,7 @@
 
 Events of a schema share their layout up to the strings and binary, so each part is one array operation over all
 of them: a fixed run is a gather of equal-width rows viewed through its structured dtype, a string is a search for
-its NUL in a window after the current position (a wider one, then `bytes.find`, for the few that go on), binary is
+its NUL in a window sized to the field's strings so far (then `bytes.find` for the few longer ones), binary is
 its u16 count and a flat gather. Strings repeat heavily (a few class names, paths and keys): each field first
 compares every event's bytes with its most frequent strings of earlier chunks, terminator included (a match
 proves where the string ends and what it says), and the rest are searched and deduplicated by Arrow, each
