@@ -47,11 +47,39 @@ def _child(target: str, kwargs: dict[str, Any]) -> dict[str, float]:
         "t = time.perf_counter(); n = f(**kw); dt = time.perf_counter() - t\n"
         "n = n if isinstance(n, int) else 0\n"
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-        "print(json.dumps({'items': n, 'seconds': dt, 'rss_mib': rss}))\n"
+        "import harness; kids = harness.children_peak_rss_mib()\n"
+        "print(json.dumps({'items': n, 'seconds': dt, 'rss_mib': rss, 'children_rss_mib': kids}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code, target, json.dumps(kwargs)], check=True,
                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0"})  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def children_peak_rss_mib() -> float:
+    """Peak RSS (VmHWM) of this process's descendants still running, e.g. the JVM pyspark starts (Linux only)."""
+    parents, peak = {os.getpid()}, 0.0
+    stats = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            stats.append((int(entry.name), int(stat[stat.rindex(")") + 2 :].split()[1])))
+        except (OSError, ValueError):
+            continue
+    changed = True
+    while changed:  # descendants, not only children: pyspark's JVM runs under a spark-submit shell
+        changed = False
+        for pid, ppid in stats:
+            if ppid in parents and pid not in parents:
+                parents.add(pid)
+                changed = True
+    for pid in parents - {os.getpid()}:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return peak
 
 
 def measure(m: Measure) -> dict[str, Any]:
@@ -66,6 +94,7 @@ def measure(m: Measure) -> dict[str, Any]:
         "unit": m.unit,
         "seconds": statistics.median(r["seconds"] for r in runs),
         "peak_rss_mib": max(r["rss_mib"] for r in runs),
+        "children_rss_mib": max(r.get("children_rss_mib", 0.0) for r in runs),
         "baseline": None,
         "ratio": None,
     }
@@ -75,6 +104,7 @@ def measure(m: Measure) -> dict[str, Any]:
         row["baseline"] = base_rate
         row["ratio"] = rate / base_rate if base_rate else None
         row["baseline_rss_mib"] = max(r["rss_mib"] for r in base)
+        row["baseline_children_rss_mib"] = max(r.get("children_rss_mib", 0.0) for r in base)
     return row
 
 
@@ -93,5 +123,6 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
         base = f"{r['baseline']:>14,.0f}" if r.get("baseline") else f"{'-':>14}"
         ratio = f"{r['ratio']:>7.2f}x" if r.get("ratio") else f"{'-':>8}"
         lines.append(f"{r['measure']:<44} {r['value']:>14,.0f} {base} {ratio} {r['peak_rss_mib']:>7,.0f} MiB")
-        lines.append(f"{'':<44} {r['unit']:>14}")
+        kids = f"{'':>35}+ {r['children_rss_mib']:,.0f} MiB in child processes" if r.get("children_rss_mib") else ""
+        lines.append(f"{'':<44} {r['unit']:>14}{kids}")
     return "\n".join(lines)
