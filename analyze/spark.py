@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -77,6 +78,26 @@ def _log_config() -> str:
     return str(path)
 
 
+def _jvm_log() -> Path:
+    return Path(tempfile.gettempdir()) / "swk-spark.log"
+
+
+def _launch(builder: Any) -> SparkSession:
+    """The session, with the JVM's own stderr (launcher warnings, log4j's start-up lines) in `_jvm_log()`.
+
+    The JVM inherits file descriptor 2 when pyspark starts it, and swk's stderr is for swk's warnings and counts.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(_jvm_log(), "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            return builder.getOrCreate()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def session(master: str = DEFAULT_MASTER, conf: Iterable[tuple[str, str]] = ()) -> SparkSession:
     """The Spark session for `master` with swk's settings (an existing one is reused: one JVM per process)."""
     _require()
@@ -89,9 +110,9 @@ def session(master: str = DEFAULT_MASTER, conf: Iterable[tuple[str, str]] = ()) 
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
-        spark = builder.getOrCreate()
+        spark = _launch(builder)
     except Exception as exc:  # pyspark raises its own types for a JVM that does not start
-        raise SparkEngineError(f"Spark did not start ({str(exc).splitlines()[0]})") from None
+        raise SparkEngineError(f"Spark did not start ({str(exc).splitlines()[0]}; see {_jvm_log()})") from None
     spark.sparkContext.setLogLevel("FATAL")
     from pyspark.logger import PySparkLogger
 
