@@ -53,7 +53,7 @@ def decode_only(n: int) -> int:
 
 
 def etw_live(n: int) -> int:
-    """ETW events replayed as EVENT_RECORDs through the live callback copy and `decode_record`."""
+    """ETW events replayed as EVENT_RECORDs through the live callback copy and `decode_records`, burst by burst."""
     from swk.capture.live.loop import CaptureLoop, LoopOptions
     from swk.capture.live.recorded import RecordedSource
 

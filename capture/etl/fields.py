@@ -286,8 +286,26 @@ class Segments:
     parts: tuple[tuple[str, object, int], ...]
 
 
+_segments_cache: dict[tuple[tuple[Field, ...], int], Segments | None] = {}
+SEGMENTS_CACHE_LIMIT = 4096
+
+
 def compile_segments(fields: tuple[Field, ...], pointer_size: int = 8) -> Segments | None:
-    """The segment decoder of a flat schema of scalars and strings/binary, or None for anything else."""
+    """The segment decoder of a flat schema of scalars and strings/binary, or None for anything else (cached).
+
+    Compiling costs ~1.5 ms (`compile()` of generated code), which a reader pays once per schema but a live session,
+    decoding event bursts in separate batches, would pay again for every burst.
+    """
+    key = (fields, pointer_size)
+    if key in _segments_cache:
+        return _segments_cache[key]
+    if len(_segments_cache) >= SEGMENTS_CACHE_LIMIT:
+        _segments_cache.clear()
+    found = _segments_cache[key] = _compile_segments(fields, pointer_size)
+    return found
+
+
+def _compile_segments(fields: tuple[Field, ...], pointer_size: int) -> Segments | None:
     import numpy as np
 
     ptr = "<u8" if pointer_size == 8 else "<u4"

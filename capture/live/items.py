@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +104,16 @@ class Inbox:
             self.items.append((item, n))
             self.events += n
             self.cond.notify_all()
+
+    def get_if(self, wanted: Callable[[object], bool]) -> object | None:
+        """The next item if one is queued and `wanted` accepts it, else None (never waits)."""
+        with self.cond:
+            if not self.items or not wanted(self.items[0][0]):
+                return None
+            item, n = self.items.popleft()
+            self.events -= n
+            self.cond.notify_all()
+            return item
 
     def get(self, timeout: float) -> object | None:
         """The next item, or None after `timeout` seconds without one."""

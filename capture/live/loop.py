@@ -17,6 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from swk.capture import ioctl
 from swk.capture.base import rows_to_batch
 from swk.capture.live import uplink
@@ -29,6 +32,8 @@ from swk.kernel.clock import iso
 from swk.store.manifest import InputStats
 from swk.store.reader import open_case
 from swk.store.reject import Reject
+
+ETW_DECODE_EVENTS = 8192  # live ETW events decoded and written together when that many are already queued
 
 
 class CaptureFailedError(SwkError):
@@ -170,9 +175,17 @@ class CaptureLoop:
                 writer,
             )
         elif isinstance(item, EtwEvents):
-            from swk.capture.live.etw_rows import decode
+            from swk.capture.live.etw_rows import decode_all
 
-            self._rows(item.channel, [decode(parts) for parts in item.events], writer)
+            # Decode what is already queued for the channel together: each decode and write has a fixed cost (one
+            # column build per family, one schema conform per batch) that a burst of ~100 events cannot amortise.
+            events = list(item.events)
+            while len(events) < ETW_DECODE_EVENTS:
+                more = self.inbox.get_if(lambda x: isinstance(x, EtwEvents) and x.channel == item.channel)
+                if more is None:
+                    break
+                events.extend(more.events)
+            self._batches(item.channel, len(events), *decode_all(events), writer)
         elif isinstance(item, Counters):
             self.inputs[item.channel].info.update(item.info)
         elif isinstance(item, Note):
@@ -192,6 +205,17 @@ class CaptureLoop:
         if keep:
             writer.write(rows_to_batch(keep), stats)
         self.offsets[channel] = base + len(rows)
+
+    def _batches(self, channel: str, count: int, batches: list[pa.RecordBatch], rejects: list[tuple[int, Reject]],
+                 writer: RollingWriter) -> None:  # fmt: skip
+        """Write decoded batches (`source_offset` = index within the burst) and rejects with ordinal offsets."""
+        stats, base = self.inputs[channel], self.offsets[channel]
+        for index, rej in rejects:
+            writer.reject(Reject(base + index, rej.reason, rej.raw, rej.length), stats)
+        for batch in batches:
+            at = batch.schema.get_field_index("source_offset")
+            writer.write(batch.set_column(at, "source_offset", pc.add(batch.column(at), base)), stats)
+        self.offsets[channel] = base + count
 
     def _sample(self, writer: RollingWriter) -> tuple:
         infos = {k: s.info for k, s in self.inputs.items()}
