@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from swk.capture.columns import constant
 from swk.capture.etl import container, layout, mof, sleepwalker, ti, tracelogging
@@ -232,7 +233,10 @@ class Batch:
     def build(self) -> list[pa.RecordBatch]:
         """RecordBatches of everything collected (one per Sleepwalker family, one for the rest); then empties.
 
-        Rows are grouped by kind within a batch rather than interleaved: `source_offset` keeps the file order.
+        Rows are grouped by kind within a batch rather than interleaved (`source_offset` keeps the file order),
+        unless two kinds share a microsecond in the other order: then the rows come in file order, because the
+        replay orders rows by (ts, event_id) and event ids follow the rows (an ApcTelemetry and the HandleTelemetry
+        of its operation can share a microsecond, and route A's evidence is the handle row *after* the apc row).
         """
         out: list[pa.RecordBatch] = []
         for event_name, rows in self.families.items():
@@ -264,6 +268,9 @@ class Batch:
             cols = _dict_columns(self.dicts)
             out.append(pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols)))
         self.dicts, self.size = [], 0
+        if len(out) > 1 and _out_of_order(out):
+            table = pa.concat_tables([pa.Table.from_batches([b]) for b in out], promote_options="default")
+            out = table.take(pc.sort_indices(table["source_offset"])).combine_chunks().to_batches()
         return out
 
     def _parts(self, fam: sleepwalker.Family, rows: list[tuple | Slice]) -> list[dict[str, pa.Array]]:
@@ -332,6 +339,15 @@ class Batch:
 
 
 _HEADER_COLUMNS = frozenset({"ts", "raw_clock", "header_pid", "header_tid", "source_offset"})
+
+
+def _out_of_order(batches: list[pa.RecordBatch]) -> bool:
+    """Whether rows of two batches share a `ts` in an order other than the file's (cheap next to interleaving)."""
+    ts = np.concatenate([pc.fill_null(b.column("ts").cast(pa.int64()), 0).to_numpy() for b in batches])
+    offsets = np.concatenate([b.column("source_offset").to_numpy() for b in batches])
+    order = np.argsort(ts, kind="stable")  # within one `ts`, rows keep their batch order
+    ts, offsets = ts[order], offsets[order]
+    return bool(((ts[1:] == ts[:-1]) & (offsets[1:] < offsets[:-1])).any())
 
 
 def _sliced(part: Slice) -> dict[str, pa.Array]:
