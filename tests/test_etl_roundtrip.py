@@ -78,6 +78,19 @@ def test_ti_row_without_fields_json_is_built_from_columns(tmp_path):
     assert got["etw_event_id"] == 1 and got["etw_version"] == 1
 
 
+def test_ti_row_of_an_event_the_manifest_lacks_is_left_out(tmp_path):
+    # the simulator's CREATEPROCESS (spec 3.11 [AMB]) has no template and task 0: writing it under any descriptor
+    # would name another event (it used to come back as an ALLOCVM); a printed row without a task is known by name
+    base = {"family": "ti", "actor_pid": 4242, "target_pid": 5150, "raw_clock": 134_170_000_000_000_000,
+            "clock": "filetime"}  # fmt: skip
+    rows = [dict(base, kind="ti:etw:KERNEL_THREATINT_TASK_CREATEPROCESS", task=0, creation_flags=4,
+                 event_name="KERNEL_THREATINT_TASK_CREATEPROCESS", fields_json='{"CreationFlags": 4}'),
+            dict(base, kind="ti:etw:KERNEL_THREATINT_TASK_WRITEVM", event_name="KERNEL_THREATINT_TASK_WRITEVM")]  # fmt: skip
+    assert writer.write([rows_to_batch(rows)], tmp_path / "t.etl", CTX) == 1
+    (got,) = read_rows(tmp_path / "t.etl")
+    assert got["kind"] == "ti:etw:KERNEL_THREATINT_TASK_WRITEVM" and got["task"] == 7
+
+
 def test_ti_templates_record_their_sources():
     table = ti.templates()
     assert (1, 0) in table and (1, 1) in table and (14, 1) in table

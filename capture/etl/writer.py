@@ -5,8 +5,10 @@ exactly as spec 2.1/2.2 has the driver write them (level 4, keyword 0, id/task/o
 field list and in-types of `swk.kernel.etw`, header pid/tid from `header_pid`/`header_tid`); controller detections
 (`sleepwalker:controller:detection`) are not kernel events and are left out. `ti` rows become
 Microsoft-Windows-Threat-Intelligence manifest events through the shipped template of their (event id, version),
-from `fields_json` when the row has it, else from the row's columns. The trace uses the QPC clock of
-`OutputContext` (boot time and frequency), as the controller's session does.
+from `fields_json` when the row has it, else from the row's columns; a TI row of an event the stock manifest does
+not have (no shipped template and no stock task, e.g. the simulator's CREATEPROCESS of spec 3.11 [AMB]) is left
+out, since a manifest event is named only by its descriptor and any descriptor we chose would name another event.
+The trace uses the QPC clock of `OutputContext` (boot time and frequency), as the controller's session does.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def _filetime(row: dict[str, Any]) -> int:
 
 _NEEDED = sorted({f.column for fam in FAMILIES.values() for f in fam.fields if not f.column.startswith("frames[")}
                  | {"frames", "family", "kind", "ts", "raw_clock", "clock", "header_pid", "header_tid", "fields_json",
-                    "etw_event_id", "etw_version", "task", "opcode", "level", "keyword", "base_address",
+                    "etw_event_id", "etw_version", "event_name", "task", "opcode", "level", "keyword", "base_address",
                     "region_size", "protect", "old_protect", "actor_pid", "target_pid", "tid"})  # fmt: skip
 
 
@@ -88,7 +90,9 @@ def _events(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[int, Any]]:
             kind = row.get("kind") or ""
             family = row.get("family")
             if family == "ti":
-                yield _filetime(row), _ti_builder(row)
+                event = _ti_event(row)
+                if event is not None:
+                    yield _filetime(row), _ti_builder(row, *event)
             elif kind.startswith("sleepwalker:etw:") and family in EVENT_OF_FAMILY:
                 fam = EVENT_OF_FAMILY[family]
                 if kind != f"sleepwalker:etw:{fam.event_name}":
@@ -148,8 +152,7 @@ def _sleepwalker_builder(fam: Family, row: dict[str, Any]) -> Any:
     return build
 
 
-def _ti_builder(row: dict[str, Any]) -> Any:
-    event_id, version = _ti_event(row)
+def _ti_builder(row: dict[str, Any], event_id: int, version: int) -> Any:
     entry = ti.templates()[event_id, version]
     values = json.loads(row["fields_json"]) if row.get("fields_json") else _ti_values_from_columns(row, entry)
     user = ti_payload(event_id, version, values)
@@ -166,14 +169,16 @@ def _ti_builder(row: dict[str, Any]) -> Any:
 
 # Event chosen for a TI row without an event id: the remote variant of its task (version 1, the 18990 manifest).
 _TASK_EVENT = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 13, 7: 14, 8: 15, 9: 17, 10: 29}
+_NAMED_TASK = {name: task for task, name in ti.TASK_NAMES.items()}
 
 
-def _ti_event(row: dict[str, Any]) -> tuple[int, int]:
+def _ti_event(row: dict[str, Any]) -> tuple[int, int] | None:
+    """(event id, version) a TI row is written as; None for an event the stock manifest does not have."""
     event_id, version = row.get("etw_event_id"), row.get("etw_version")
     if event_id is not None and (event_id, version or 0) in ti.templates():
         return event_id, version or 0
-    task = row.get("task") or 1
-    return _TASK_EVENT.get(task, 1), 1
+    task = row.get("task") if row.get("task") is not None else _NAMED_TASK.get(row.get("event_name") or "")
+    return (_TASK_EVENT[task], 1) if task in _TASK_EVENT else None
 
 
 def _ti_values_from_columns(row: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
