@@ -79,16 +79,20 @@ def test_ti_row_without_fields_json_is_built_from_columns(tmp_path):
 
 
 def test_ti_row_of_an_event_the_manifest_lacks_is_left_out(tmp_path):
-    # the simulator's CREATEPROCESS (spec 3.11 [AMB]) has no template and task 0: writing it under any descriptor
-    # would name another event (it used to come back as an ALLOCVM); a printed row without a task is known by name
+    # the simulator's CREATEPROCESS (spec 3.11 [AMB]) has no template and task 0: written under any descriptor it
+    # would come back as another event (it came back as an ALLOCVM); a printed row without a task is known by name,
+    # and one of a stock task is written as that task's stock event
     base = {"family": "ti", "actor_pid": 4242, "target_pid": 5150, "raw_clock": 134_170_000_000_000_000,
             "clock": "filetime"}  # fmt: skip
     rows = [dict(base, kind="ti:etw:KERNEL_THREATINT_TASK_CREATEPROCESS", task=0, creation_flags=4,
                  event_name="KERNEL_THREATINT_TASK_CREATEPROCESS", fields_json='{"CreationFlags": 4}'),
+            dict(base, kind="ti:etw:KERNEL_THREATINT_TASK_MAPVIEW_TRANSACTED", task=3, region_size=0x24000,
+                 event_name="KERNEL_THREATINT_TASK_MAPVIEW_TRANSACTED"),
             dict(base, kind="ti:etw:KERNEL_THREATINT_TASK_WRITEVM", event_name="KERNEL_THREATINT_TASK_WRITEVM")]  # fmt: skip
-    assert writer.write([rows_to_batch(rows)], tmp_path / "t.etl", CTX) == 1
-    (got,) = read_rows(tmp_path / "t.etl")
-    assert got["kind"] == "ti:etw:KERNEL_THREATINT_TASK_WRITEVM" and got["task"] == 7
+    assert writer.write([rows_to_batch(rows)], tmp_path / "t.etl", CTX) == 2
+    got = read_rows(tmp_path / "t.etl")
+    assert [(r["kind"], r["task"]) for r in got] == [("ti:etw:KERNEL_THREATINT_TASK_MAPVIEW", 3),
+                                                     ("ti:etw:KERNEL_THREATINT_TASK_WRITEVM", 7)]  # fmt: skip
 
 
 def test_ti_templates_record_their_sources():

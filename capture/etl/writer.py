@@ -5,9 +5,10 @@ exactly as spec 2.1/2.2 has the driver write them (level 4, keyword 0, id/task/o
 field list and in-types of `swk.kernel.etw`, header pid/tid from `header_pid`/`header_tid`); controller detections
 (`sleepwalker:controller:detection`) are not kernel events and are left out. `ti` rows become
 Microsoft-Windows-Threat-Intelligence manifest events through the shipped template of their (event id, version),
-from `fields_json` when the row has it, else from the row's columns; a TI row of an event the stock manifest does
-not have (no shipped template and no stock task, e.g. the simulator's CREATEPROCESS of spec 3.11 [AMB]) is left
-out, since a manifest event is named only by its descriptor and any descriptor we chose would name another event.
+from `fields_json` when the row has it, else from the row's columns. A TI row without a shipped template is written
+as the stock event of its task (so it is named by that event when read back: an .etl names manifest events only by
+their descriptor); one with no stock task either (the simulator's CREATEPROCESS of spec 3.11 [AMB], task 0) is left
+out, since any descriptor we chose would name another event.
 The trace uses the QPC clock of `OutputContext` (boot time and frequency), as the controller's session does.
 """
 
