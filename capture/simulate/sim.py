@@ -26,6 +26,9 @@ TI_TASK_NAME = {1: "KERNEL_THREATINT_TASK_ALLOCVM", 2: "KERNEL_THREATINT_TASK_PR
                 3: "KERNEL_THREATINT_TASK_MAPVIEW", 4: "KERNEL_THREATINT_TASK_QUEUEUSERAPC",
                 5: "KERNEL_THREATINT_TASK_SETTHREADCONTEXT", 7: "KERNEL_THREATINT_TASK_WRITEVM",
                 8: "KERNEL_THREATINT_TASK_SUSPENDRESUME_THREAD"}  # fmt: skip
+# The stock template's name for the size of each task's event (MAPVIEW's ViewSize, WRITEVM's BytesCopied); a field
+# the template does not have is lost in an .etl, whose writer follows the template.
+TI_SIZE_FIELD = {3: "ViewSize", 7: "BytesCopied"}
 US = 1
 MS = 1000
 
@@ -239,9 +242,9 @@ class Simulation:
         tid = self.caller_tid(caller)
         values = {"CallingProcessId": caller.pid, "CallingThreadId": tid, "TargetProcessId": target.pid,
                   "CallingProcessStartKey": caller.start_key, "TargetProcessStartKey": target.start_key}  # fmt: skip
-        for key, value in (("BaseAddress", base), ("RegionSize", size), ("ProtectionMask", protect),
-                           ("LastProtectionMask", old_protect), ("CreationFlags", creation_flags),
-                           ("TargetThreadId", thread.tid if thread else None)):  # fmt: skip
+        for key, value in (("BaseAddress", base), (TI_SIZE_FIELD.get(task, "RegionSize"), size),
+                           ("ProtectionMask", protect), ("LastProtectionMask", old_protect),
+                           ("CreationFlags", creation_flags), ("TargetThreadId", thread.tid if thread else None)):  # fmt: skip
             if value is not None:
                 values[key] = value
         stock = name is None
