@@ -3,7 +3,8 @@
 `ti_templates.json` maps "<event id>/<version>" to the ordered fields with their TDH in-types and where each
 template came from (see `bench/_gen_ti_templates.py`). A TI row's common columns come from the fields by the name
 lists of spec 3.11 (first name present wins), extended with the names the real manifest uses for protections
-(`ProtectionMask`, `LastProtectionMask`), which the controller's own lists miss [AMB in the spec].
+(`ProtectionMask`, `LastProtectionMask`), which the controller's own lists miss [AMB in the spec], and with the
+manifest's `BytesCopied` for the size of a READVM/WRITEVM (what the report shows as the bytes written).
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ TDH_IN_TYPES = {"UnicodeString": fd.UNICODESTRING, "AnsiString": fd.ANSISTRING, 
                 "GUID": fd.GUID, "Pointer": fd.POINTER, "FILETIME": fd.FILETIME, "SYSTEMTIME": fd.SYSTEMTIME,
                 "SID": fd.SID, "HexInt32": fd.HEXINT32, "HexInt64": fd.HEXINT64}  # fmt: skip
 
-# Spec 3.11 name lists, in order; the manifest's protection names come last so a spec name still wins.
+# Spec 3.11 name lists, in order; the manifest's protection and copy-size names come last so a spec name still wins.
 CALLER = ("CallingProcessId", "CallerProcessId", "SourceProcessId", "ProcessId")
 TARGET = ("TargetProcessId", "NewProcessId", "DestProcessId", "ProcessId")
 BASE = ("BaseAddress", "AllocationBase", "Address", "RegionBase")
-SIZE = ("RegionSize", "AllocationSize", "ViewSize", "Size", "DataSize")
+SIZE = ("RegionSize", "AllocationSize", "ViewSize", "Size", "DataSize", "BytesCopied")
 PROTECT = ("Protection", "Protect", "AllocationProtect", "NewProtect", "ProtectionMask")
 OLD_PROTECT = ("OldProtect", "PreviousProtect", "ProtectOld", "LastProtectionMask")
 CREATION_FLAGS = ("CreationFlags", "CreateFlags", "ProcessFlags")

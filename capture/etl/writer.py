@@ -187,6 +187,7 @@ def _ti_values_from_columns(row: dict[str, Any], entry: dict[str, Any]) -> dict[
     known = {"CallingProcessId": row.get("actor_pid"), "TargetProcessId": row.get("target_pid"),
              "TargetThreadId": row.get("tid"), "BaseAddress": row.get("base_address"),
              "RegionSize": row.get("region_size"), "ViewSize": row.get("region_size"),
+             "BytesCopied": row.get("region_size"),
              "ProtectionMask": row.get("protect"), "LastProtectionMask": row.get("old_protect")}  # fmt: skip
     return {k: v for k, v in known.items() if k in names and v is not None}
 
