@@ -143,6 +143,16 @@ def test_first_record_decides_the_format(tmp_path: Path) -> None:
     assert ioctl.sniff(handle_record(), text)
 
 
+def test_an_empty_file_holds_no_record(tmp_path: Path) -> None:
+    # what a client that saw no record wrote (`swk simulate run-key --formats ioctl`); a short head is WrongFormat
+    empty = tmp_path / "events.bin"
+    empty.write_bytes(b"")
+    assert list(ioctl.read(empty, ReadContext())) == []
+    empty.write_bytes(handle_record()[:10])
+    with pytest.raises(WrongFormat, match="too short"):
+        list(ioctl.read(empty, ReadContext()))
+
+
 def test_later_1496_byte_layout(tmp_path: Path) -> None:
     rec = SLEEPWALKER_EVENT_RECORD_V2()
     rec.Header.Size, rec.Header.Type, rec.Header.StreamMask, rec.Header.Sequence = 1496, 1, 3, 7

@@ -48,6 +48,14 @@ def by_offset(rows: list[dict], below: int) -> list[dict]:
     return [r for r in rows if r["source_offset"] < below]
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_empty_file_holds_no_row(tmp_path: Path, fmt: str) -> None:
+    # a client or test suite that saw no record writes nothing; an empty file is no sign of another format
+    path = tmp_path / "empty"
+    path.write_bytes(b"")
+    assert outcome(path, fmt) == ([], [])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_cut_files(tmp_path: Path, fmt: str) -> None:

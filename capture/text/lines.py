@@ -73,10 +73,14 @@ def numbered_lines(path: Path, ctx: ReadContext) -> Iterator[tuple[int, str]]:
 
 
 def check_format(path: Path, sniff: Callable[[bytes, Path], bool], what: str) -> None:
-    """`WrongFormat` unless the file's head looks like `what` (readers call this before reading anything)."""
+    """`WrongFormat` unless the file's head looks like `what` (readers call this before reading anything).
+
+    An empty file passes: it holds no lines, so nothing in it belongs to another format (a test suite or client
+    that saw no record writes nothing).
+    """
     with path.open("rb") as fh:
         head = fh.read(65_536)
-    if not sniff(head, path):
+    if head and not sniff(head, path):
         raise WrongFormat(path, 1, f"no line in the first 64 KiB looks like {what}", line=True)
 
 
