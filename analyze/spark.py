@@ -9,10 +9,12 @@ run on either engine. Results come back through Arrow, so times are UTC-aware da
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 DEFAULT_MASTER = "local[2]"
+SCRATCH_CONF = "spark.swk.scratch"  # a directory every executor can read, for the materialised views
 
 # Settings every run needs: UTC session time (the views compare UTC µs), host partition values kept as strings
 # (a host named 1234 must not become an integer), no console progress bars between our own lines.
@@ -157,9 +160,11 @@ class Cursor:
 class SparkConnection:
     """A case's views in one Spark session, queried with DuckDB SQL translated to Spark's."""
 
-    def __init__(self, spark: SparkSession, case: Case) -> None:
+    def __init__(self, spark: SparkSession, case: Case, scratch: str) -> None:
         self.spark = spark
         self.case = case
+        self.scratch = scratch.rstrip("/")
+        self._written = False
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> Cursor:
         """Run one DuckDB statement on Spark; `$name` parameters are bound by name."""
@@ -173,15 +178,20 @@ class SparkConnection:
         """A temporary view of `query` (DuckDB SQL), or with `materialize` a table computed now.
 
         Views are registered from their analysed DataFrames, not as SQL text: a text view is analysed again at every
-        reference, and the detections reference the family views dozens of times over. A materialised view is a
-        local checkpoint, so what reads it starts from its rows instead of the whole plan behind them.
+        reference, and the detections reference the family views dozens of times over. A materialised view is
+        written to the scratch directory as Parquet and read back, so what reads it starts from its rows with fresh
+        column ids: a local checkpoint keeps its source's ids, and two checkpoints of views over the same `events`
+        in one query failed at run time ("key not found: ts#1").
         """
         frame = self._sql(translate.to_spark(query))
         if materialize:
+            path = f"{self.scratch}/{name}"
             try:
-                frame = frame.localCheckpoint(eager=True)
+                frame.write.mode("overwrite").parquet(path)
+                frame = self.spark.read.parquet(path)
             except Exception as exc:
                 raise SparkEngineError(_one_line(exc)) from None
+            self._written = True
         frame.createOrReplaceTempView(name)
 
     def _sql(self, text: str, params: dict[str, Any] | None = None) -> DataFrame:
@@ -193,10 +203,25 @@ class SparkConnection:
             raise SparkEngineError(_one_line(exc)) from None
 
     def close(self) -> None:
-        """Drop this case's views and their checkpointed rows (the JVM stays up for the next case)."""
-        for name in self.spark.catalog.listTables():
-            if name.isTemporary:
-                self.spark.catalog.dropTempView(name.name)
+        """Drop this case's views and its scratch directory (the JVM stays up for the next case)."""
+        for table in self.spark.catalog.listTables():
+            if table.isTemporary:
+                self.spark.catalog.dropTempView(table.name)
+        self._remove_scratch()
+
+    def _remove_scratch(self) -> None:
+        if not self._written:
+            return
+        self._written = False
+        if "://" not in self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            return
+        try:  # a shared filesystem (hdfs://, s3a://): through Hadoop's client in the JVM
+            jvm = self.spark.sparkContext._jvm
+            path = jvm.org.apache.hadoop.fs.Path(self.scratch)
+            path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
+        except Exception:  # best effort at exit: the JVM may already be gone
+            return
 
 
 def _utf8_host() -> Any:
@@ -207,13 +232,26 @@ def _utf8_host() -> Any:
                   "THEN decode(encode(host, 'ISO-8859-1'), 'UTF-8') ELSE host END")  # fmt: skip
 
 
+def _scratch(master: str, conf: dict[str, str]) -> str:
+    """Where this connection writes its materialised views: `spark.swk.scratch`, else a local temp directory."""
+    base = conf.get(SCRATCH_CONF)
+    if base is None and not master.startswith("local"):
+        raise SparkEngineError("a cluster needs a directory every executor can read for the materialised views",
+                               hint=f"--conf {SCRATCH_CONF}=hdfs:///tmp/swk (or another shared path)")  # fmt: skip
+    if base is None:
+        return tempfile.mkdtemp(prefix="swk-spark-")
+    return f"{base.rstrip('/')}/swk-{uuid.uuid4().hex[:12]}"
+
+
 def connect(case: Case | str | Path, *, master: str = DEFAULT_MASTER, conf: Iterable[tuple[str, str]] = (),
             materialize: bool = True) -> SparkConnection:  # fmt: skip
-    """A Spark session over the case with `events` and every view loaded (the heavy ones cached)."""
+    """A Spark session over the case with `events` and every view loaded (the heavy ones written and read back)."""
     if not isinstance(case, Case):
         case = open_case(case)
+    conf = list(conf)
     spark = session(master, conf).newSession()  # its own temp views; the JVM and its cache are shared
-    con = SparkConnection(spark, case)
+    con = SparkConnection(spark, case, _scratch(master, dict(conf)))
+    atexit.register(con._remove_scratch)  # swk analyze exits without closing; runs before pyspark stops the JVM
     reader = spark.read.option("basePath", str(case.root)) if case.partitioned else spark.read
     try:
         events = reader.parquet(*(str(f) for f in case.files))
