@@ -117,12 +117,13 @@ def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
     """The one table `make bench` prints."""
-    head = f"{'measure':<44} {'value':>14} {'baseline':>14} {'ratio':>8} {'peak RSS':>10}"
+    width = max([44, *(len(r["measure"]) for r in rows)])
+    head = f"{'measure':<{width}} {'value':>14} {'baseline':>14} {'ratio':>8} {'peak RSS':>10}"
     lines = [head, "-" * len(head)]
     for r in rows:
         base = f"{r['baseline']:>14,.0f}" if r.get("baseline") else f"{'-':>14}"
         ratio = f"{r['ratio']:>7.2f}x" if r.get("ratio") else f"{'-':>8}"
-        lines.append(f"{r['measure']:<44} {r['value']:>14,.0f} {base} {ratio} {r['peak_rss_mib']:>7,.0f} MiB")
+        lines.append(f"{r['measure']:<{width}} {r['value']:>14,.0f} {base} {ratio} {r['peak_rss_mib']:>7,.0f} MiB")
         kids = f"{'':>35}+ {r['children_rss_mib']:,.0f} MiB in child processes" if r.get("children_rss_mib") else ""
-        lines.append(f"{'':<44} {r['unit']:>14}{kids}")
+        lines.append(f"{'':<{width}} {r['unit']:>14}{kids}")
     return "\n".join(lines)
