@@ -301,6 +301,20 @@ def spark_args(engine_name: str, master: str | None, spark_conf: tuple[str, ...]
     return {"master": master or "local[2]", "conf": pairs}
 
 
+def allow_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--allow FILE` (repeatable): allow-list entries added to the built-in ones, shared by analyze and report."""
+    return click.option("--allow", multiple=True, metavar="FILE",
+                        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                        help="allow-list file (TOML [[allow]] entries, see README 'Allow-list'); repeatable")(fn)  # fmt: skip
+
+
+def allow_entries(paths: tuple[Path, ...]) -> list[Any]:
+    """The entries of the allow-list files, in the order given."""
+    from swk.analyze.allow import load
+
+    return [entry for path in paths for entry in load(path)]
+
+
 @cli.command()
 @click.argument("case", type=click.Path(path_type=Path))
 @output_options
@@ -310,21 +324,26 @@ def spark_args(engine_name: str, master: str | None, spark_conf: tuple[str, ...]
 @click.option("--since", callback=parse_utc, help="only detections at or after this UTC time")
 @click.option("--until", callback=parse_utc, help="only detections at or before this UTC time")
 @click.option("--explain", "explain_id", type=int, metavar="ID", help="one detection's chain, evidence decoded")
+@allow_options
+@click.option("--show-allowed", is_flag=True, help="list the detections the allow-list suppresses too (allowed_by)")
 @engine_options
 @reports_errors
 def analyze(case: Path, fmt: str, min_severity: int | None, detection: str | None, pid: int | None,
-            since: datetime | None, until: datetime | None, explain_id: int | None, engine_name: str,
-            master: str | None, spark_conf: tuple[str, ...]) -> None:
+            since: datetime | None, until: datetime | None, explain_id: int | None, allow: tuple[Path, ...],
+            show_allowed: bool, engine_name: str, master: str | None, spark_conf: tuple[str, ...]) -> None:
     """Reconstruct every detection from a case's rows and reconcile it with what was raised live.
 
-    The table is one line per rule and host, most severe first; json, jsonl and csv give every
-    detection with its evidence event ids. Warnings and the reconciliation counts go to stderr.
+    The table is one line per rule, host and confidence (and process pair), most severe first;
+    json, jsonl and csv give every detection with its evidence event ids. Detections an
+    allow-list entry suppresses are counted (the `allowed` column, stderr) and listed with
+    --show-allowed. Warnings and the reconciliation counts go to stderr.
 
     \b
     Example:
         swk analyze case.parquet
         swk analyze case.parquet --format json --min-severity 6
         swk analyze case.parquet --explain 17
+        swk analyze case.parquet --allow benign.toml --show-allowed --format jsonl
         swk analyze case_dir --engine spark --master spark://head:7077
     """  # fmt: skip
     from swk.analyze import explain, queries
@@ -333,17 +352,20 @@ def analyze(case: Path, fmt: str, min_severity: int | None, detection: str | Non
     connect = spark_args(engine_name, master, spark_conf)
     if explain_id is not None and engine_name == "spark":
         raise click.UsageError("--explain runs on the duckdb engine; drop --engine spark")
-    analysis = queries.open_analysis(case, on=engine_name, **connect)
+    if allow and engine_name == "spark":
+        raise click.UsageError("--allow runs on the duckdb engine (Spark applies the built-in allow-list only)")
+    analysis = queries.open_analysis(case, on=engine_name, allow=allow_entries(allow), **connect)
     for line in analysis.warnings:
         click.echo(f"warning: {for_terminal(line)}", err=True)
     if explain_id is not None:
         click.echo("\n".join(explain.explain(analysis.con, explain_id)))
         return
-    filters = queries.Filters(min_severity=min_severity, detection=detection, pid=pid, since=since, until=until)
+    filters = queries.Filters(min_severity=min_severity, detection=detection, pid=pid, since=since, until=until,
+                              show_allowed=show_allowed)  # fmt: skip
     if fmt == "table":
         write_rows(queries.summary(analysis.con, filters), queries.SUMMARY_COLUMNS, fmt, sys.stdout)
     else:
-        write_rows(queries.detections(analysis.con, filters), queries.COLUMNS, fmt, sys.stdout)
+        write_rows(queries.detections(analysis.con, filters), queries.OUTPUT_COLUMNS, fmt, sys.stdout)
     click.echo(queries.counts_line(queries.status_counts(analysis.con, filters)), err=True)
 
 
@@ -354,18 +376,20 @@ def analyze(case: Path, fmt: str, min_severity: int | None, detection: str | Non
 @click.option("--title", help="the report's title [default: Incident report: <hosts>]")
 @click.option("--min-severity", type=click.IntRange(min=0), default=0, show_default=True,
               help="only detections of at least this severity get cards (the summary still counts every one)")
+@allow_options
 @reports_errors
-def report(case: Path, output: Path, title: str | None, min_severity: int) -> None:
+def report(case: Path, output: Path, title: str | None, min_severity: int, allow: tuple[Path, ...]) -> None:
     """Write one self-contained HTML incident report of a case, to read offline or attach to a ticket.
 
     \b
     Example:
         swk report case.parquet -o incident.html
         swk report case_dir -o ws01.html --title "WS01 hollowing" --min-severity 5
+        swk report case.parquet -o incident.html --allow benign.toml
     """  # fmt: skip
     from swk.reports.report import write_report
 
-    written = write_report(case, output, title=title, min_severity=min_severity)
+    written = write_report(case, output, title=title, min_severity=min_severity, allow=allow_entries(allow))
     for line in written.warnings:
         click.echo(f"warning: {for_terminal(line)}", err=True)
     click.echo(f"wrote {for_terminal(written.path)}: {written.cards:,} detection cards of {written.detections:,}, "

@@ -12,14 +12,19 @@ import os
 import re
 import secrets
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from swk.errors import CaseError, SwkError
 from swk.store.reader import Case, open_case
+
+if TYPE_CHECKING:
+    from swk.analyze.allow import Entry
 
 _VIEW = re.compile(r"^CREATE OR REPLACE VIEW (\w+) AS\b", re.MULTILINE)
 _STEM = re.compile(r"^\d{3}_(\w+)$")
@@ -63,8 +68,11 @@ class View:
     sql: str
 
 
-def views() -> list[View]:
-    """The packaged views in load order, each checked to create exactly the view its file stem names."""
+def views(allow: Sequence[Entry] = ()) -> list[View]:
+    """The packaged views in load order, each checked to create exactly the view its file stem names.
+
+    `allow` (entries of allow-list files) is appended to the built-in `allow_list` view, after it in file order.
+    """
     out = []
     for entry in sorted((files("swk.analyze") / "views").iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".sql"):
@@ -75,8 +83,22 @@ def views() -> list[View]:
         names = _VIEW.findall(text)
         if not match or names != [match.group(1)]:
             raise ViewError(f"views/{entry.name}: must hold one CREATE OR REPLACE VIEW named after its stem")
+        if match.group(1) == "allow_list" and allow:
+            text = text.rstrip().removesuffix(";") + "\n" + _allow_rows(allow) + ";\n"
         out.append(View(entry.name, match.group(1), text))
     return out
+
+
+def _allow_rows(entries: Sequence[Entry]) -> str:
+    """`UNION ALL` the entries of allow-list files, as SQL literals (the views are SQL text on both engines)."""
+    rows = []
+    for n, entry in enumerate(entries, 1001):  # after any built-in entry, in file order
+        values = [entry.name, entry.origin, entry.rule, entry.actor_image, entry.target_image, entry.start_module,
+                  entry.start_function, entry.note]  # fmt: skip
+        literals = ["CAST(NULL AS VARCHAR)" if v is None else sql_string(v) for v in values]
+        rows.append(f"    ({n}, {', '.join(literals)})")
+    return ("UNION ALL\nSELECT * FROM (VALUES\n" + ",\n".join(rows) + "\n) AS f(entry_order, name, origin, rule, "
+            "actor_image, target_image, start_module, start_function, note)")  # fmt: skip
 
 
 def sql_string(value: str) -> str:
@@ -93,11 +115,11 @@ def events_sql(case: Case) -> str:
 
 
 def connect(case: Case | str | Path, *, materialize: bool = True, memory_limit: str | None = MEMORY_LIMIT,
-            threads: int | None = None) -> duckdb.DuckDBPyConnection:  # fmt: skip
+            threads: int | None = None, allow: Sequence[Entry] = ()) -> duckdb.DuckDBPyConnection:  # fmt: skip
     """An in-memory DuckDB connection with `events` and every view loaded (the heavy ones as temp tables).
 
     DuckDB's buffers are capped at `memory_limit` and spill to a directory under the system temp dir beyond it, so
-    a whole analysis stays within ~2 GB of RSS whatever the size of the case.
+    a whole analysis stays within ~2 GB of RSS whatever the size of the case. `allow` adds allow-list file entries.
     """
     if not isinstance(case, Case):
         case = open_case(case)
@@ -116,7 +138,7 @@ def connect(case: Case | str | Path, *, materialize: bool = True, memory_limit: 
         con.execute(events_sql(case))
     except duckdb.Error as exc:
         raise CaseError(f"{case.path}: cannot be read ({str(exc).splitlines()[0]})") from None
-    for view in views():
+    for view in views(allow):
         try:
             load(con, view, materialize=materialize and view.name in MATERIALIZED)
         except CaseError as exc:

@@ -22,7 +22,7 @@ _EVIDENCE_COLUMNS = (
     "outside_main_image", "corr_flags", "corr_access_mask", "corr_age_ms", "start_region_protect",
     "start_region_state", "start_region_type", "image_path", "command_line", "operation", "key_path", "value_name",
     "detection_name", "severity", "reason", "event_name", "task", "base_address", "region_size", "protect",
-    "old_protect", "creation_flags",
+    "old_protect", "creation_flags", "start_module", "start_function",
 )  # fmt: skip
 
 
@@ -68,6 +68,10 @@ def describe(row: dict[str, Any]) -> list[str]:
                        f"{for_terminal(row['class_name'] or '')}".rstrip())  # fmt: skip
         if row["flags"] is not None:
             out.append(f"flags {_hex(row['flags'], 8)} {_bits(row['flags'], HandleFlag)}")
+    elif fam == "thread" and row.get("start_module") is not None:  # Sysmon 8: the start by module, not by region
+        function = for_terminal(row.get("start_function") or "")
+        out.append(f"start {_hex(row['start_address'])} in {for_terminal(row['start_module']) or 'no module'}"
+                   + (f"!{function}" if function else ""))  # fmt: skip
     elif fam == "thread":
         out.append(f"start {_hex(row['start_address'])} image {_hex(row['image_base'])} size "
                    f"{_hex(row['image_size'])} outside-main-image {row['outside_main_image']}")  # fmt: skip
@@ -134,6 +138,10 @@ def explain(con: duckdb.DuckDBPyConnection, detection_id: int) -> list[str]:
                            {"t": det["trigger_event_id"], "r": det["rule"]}).fetchall()  # fmt: skip
     det["evidence"], det["first_ts"], det["last_ts"] = evidence[0] if evidence else (
         [det["trigger_event_id"]], det["ts"], det["ts"])  # fmt: skip
+    facts = con.execute("SELECT confidence, derived_facts, actor_image, target_image, allowed_by FROM detection_facts "
+                        "WHERE trigger_event_id = $t AND rule = $r",
+                        {"t": det["trigger_event_id"], "r": det["rule"] or det["name"]}).fetchall()  # fmt: skip
+    confidence, derived, actor_image, target_image, allowed_by = facts[0] if facts else (None, [], None, None, None)
     lines = [
         f"detection {det['id']}  {det['name']}  severity {det['severity']}  {det['engine']}  "
         f"{det['attack'] or ''}".rstrip(),
@@ -142,6 +150,12 @@ def explain(con: duckdb.DuckDBPyConnection, detection_id: int) -> list[str]:
         f"  time      {_iso(det['ts'])}   evidence {_iso(det['first_ts'])} .. {_iso(det['last_ts'])}",
         f"  status    {det['status']}" + (f" (live event {det['live_event_id']})" if det["live_event_id"] else ""),
     ]
+    if actor_image or target_image:
+        lines.append(f"  images    {for_terminal(actor_image or '?')} -> {for_terminal(target_image or '?')}")
+    if confidence:
+        lines.append(f"  confidence {confidence}" + (f" (derived: {', '.join(derived)})" if derived else ""))
+    if allowed_by:
+        lines.append(f"  allowed   by {for_terminal(allowed_by)} (allow-list: counted, not listed by default)")
     if det["reason"]:
         lines.append(f"  reason    {for_terminal(det['reason'])}")
     if det["corr_flags"] is not None or det["corr_access_mask"] is not None:

@@ -6,6 +6,9 @@
 -- A band join: an equi-join on (host, actor, target) alone pairs every thread row of a busy pair with all its
 -- handle rows; so each handle row is also put in 5001000 µs time buckets (its own and the next), and the join adds
 -- the thread row's bucket: every handle row within 5000 ms (floor) of the thread row is in exactly one of them.
+-- Where both rows carry process GUIDs (Sysmon), they must name the same processes too: a pid is reused, a GUID is
+-- not. Sleepwalker rows carry none, so for them this is the pid join alone. thread_starts derives a Sysmon thread's
+-- correlation from the same join, so its evidence is exactly the rows that made it.
 CREATE OR REPLACE VIEW thread_intents AS
 SELECT t.event_id AS thread_event_id, h.event_id, h.ts
 FROM thread_starts AS t
@@ -19,4 +22,6 @@ JOIN (
  AND h.bucket = t.us // 5001000  -- duckdb: // (Spark: DIV)
  AND h.us >= t.us - 5000999
  AND (h.us < t.us OR (h.us = t.us AND h.event_id < t.event_id))
+ AND (h.actor_guid = t.actor_guid OR h.actor_guid IS NULL OR t.actor_guid IS NULL)
+ AND (h.target_guid = t.target_guid OR h.target_guid IS NULL OR t.target_guid IS NULL)
 WHERE coalesce(t.corr_flags, 0) <> 0;
