@@ -1,15 +1,16 @@
 """A simulated case reproduces its truth.json through the model's replay with the driver's tables; the generator is
-deterministic for a seed; the fast bulk path equals its one-by-one reference."""
+deterministic for a seed; the fast bulk path equals its one-by-one reference. Both replays (row by row, the
+reference, and columnar) are held to the truth."""
 
 from __future__ import annotations
 
 import pyarrow.parquet as pq
 import pytest
 
-from swk.capture.simulate import Options, case_rows, simulate
+from swk.capture.simulate import Options, case_columns, case_rows, simulate
 from swk.capture.simulate.case_rows import is_ordered
 from swk.capture.simulate.truth import FIELDS, load
-from swk.kernel.model import analyze
+from swk.kernel.model import analyze, analyze_batches
 
 EVENTS = 40_000
 
@@ -20,9 +21,14 @@ def mixed(tmp_path_factory):
     return simulate(out, Options(events=EVENTS, seed=3, formats=()))
 
 
-def test_case_rows_reproduce_truth_with_the_driver_tables(mixed):
+REPLAYS = {"rows": lambda case, table: analyze(case_rows(case), table=table),
+           "columns": lambda case, table: analyze_batches(case_columns(case), table=table)}  # fmt: skip
+
+
+@pytest.mark.parametrize("replay", sorted(REPLAYS))
+def test_case_rows_reproduce_truth_with_the_driver_tables(mixed, replay):
     truth = load(mixed.truth)["detections"]
-    got = analyze(case_rows(mixed.case), table="driver")
+    got = REPLAYS[replay](mixed.case, "driver")
     assert len(got) == len(truth) > 1000
     for want, have in zip(truth, got, strict=True):
         for field in FIELDS:

@@ -8,8 +8,8 @@ controller (`swk.kernel.model.driver`), which decides what Sleepwalker recorded 
 from __future__ import annotations
 
 from swk.capture.simulate import evasion, techniques  # noqa: F401  (they register the scenarios)
-from swk.capture.simulate.case_rows import case_rows
+from swk.capture.simulate.case_rows import case_columns, case_rows
 from swk.capture.simulate.run import Options, Result, simulate
 from swk.capture.simulate.scenario import SCENARIOS, Scenario
 
-__all__ = ["SCENARIOS", "Options", "Result", "Scenario", "case_rows", "simulate"]
+__all__ = ["SCENARIOS", "Options", "Result", "Scenario", "case_columns", "case_rows", "simulate"]

@@ -14,9 +14,10 @@ from swk.kernel.catalogue import BY_RULE, CATALOGUE
 RULE_ORDER: dict[str, int] = {d.rule: i for i, d in enumerate(CATALOGUE)}
 UNKNOWN_RULE_ORDER = len(CATALOGUE)
 CONTROLLER_RULES = frozenset(d.rule for d in CATALOGUE if d.emitter == "controller")
+_ENGINE = {d.rule: "controller" if d.rule in CONTROLLER_RULES else "kernel" for d in CATALOGUE}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a large case's table holds hundreds of thousands of them
 class Detection:
     """One row of the detections table; times are int microseconds since the Unix epoch."""
 
@@ -73,7 +74,7 @@ class Raised:
     @property
     def engine(self) -> str:
         """`kernel` or `controller`."""
-        return "controller" if self.rule in CONTROLLER_RULES else "kernel"
+        return _ENGINE[self.rule]
 
     def order(self) -> tuple:
         """The table's id order: ts, trigger, rule order, host, actor, target."""
@@ -86,8 +87,13 @@ class Raised:
     def to_detection(self, id_: int, status: str, live_event_id: int | None) -> Detection:
         """The finished table row."""
         entry = BY_RULE[self.rule]
-        times = list(map(itemgetter(1), self.evidence)) or [self.ts]
+        if self.evidence:
+            ids, times = zip(*self.evidence, strict=True)
+            first, last, ids = min(times), max(times), tuple(sorted(set(ids)))
+        else:
+            first = last = self.ts
+            ids = ()
+        corr = self.corr
         return Detection(id_, self.host, self.rule, entry.name, entry.severity, self.reason, self.actor,
-                         self.target, self.ts, min(times), max(times), self.corr[0], self.corr[1], self.corr[2],
-                         self.marks, self.attack, self.evidence_ids(), self.trigger, status, live_event_id,
-                         self.engine)  # fmt: skip
+                         self.target, self.ts, first, last, corr[0], corr[1], corr[2], self.marks, self.attack, ids,
+                         self.trigger, status, live_event_id, _ENGINE[self.rule])  # fmt: skip

@@ -49,7 +49,8 @@ class LiveRow:
 class HostEngine:
     """Detections of one host, row by row."""
 
-    def __init__(self, host: str | None, *, table: str = "per-key", route: str = "auto", keep: bool = True) -> None:
+    def __init__(self, host: str | None, *, table: str = "per-key", route: str = "auto", keep: bool = True,
+                 pending: PendingApc | None = None) -> None:  # fmt: skip
         if route not in ("auto", "A", "B"):
             raise ValueError(f"route must be auto, A or B, not {route!r}")
         self.host = host
@@ -67,7 +68,7 @@ class HostEngine:
         self.live: list[LiveRow] = []
         self._chain = KernelChain(table)
         self._handles = HandleIndex()
-        self._pending = PendingApc()
+        self._pending = pending if pending is not None else PendingApc()  # the columnar replay brings its own
         self._cooldown = ApcRing() if table == "driver" else KeyedCooldown()
         self._ntdll = NtdllCounter()
         self._ntdll_rows: dict[int, list[tuple[int, int]]] = {}
@@ -119,12 +120,18 @@ class HostEngine:
     def handle(self, eid: int, ts: int, actor: int | None, target: int | None, access: int | None,
                class_id: int | None, flags: int | None, is_thread_object: bool | None) -> list[Raised]:  # fmt: skip
         """A handle row: DIRECT / STACK (section 1), route-A evidence, route B (section 2)."""
+        if actor is not None and target is not None:
+            self._handles.add(actor, target, eid, ts)
+            if access is not None:
+                self._pending.offer((actor, target, access), eid, ts)
+        return self.handle_rules(eid, ts, actor, target, access, class_id, flags, is_thread_object)
+
+    def handle_rules(self, eid: int, ts: int, actor: int | None, target: int | None, access: int | None,
+                     class_id: int | None, flags: int | None, is_thread_object: bool | None) -> list[Raised]:  # fmt: skip
+        """What a handle row raises (DIRECT / STACK, route B), without indexing it as evidence (the columnar
+        replay indexes handle rows a batch at a time)."""
         out: list[Raised] = []
         known = actor is not None and target is not None
-        if known:
-            self._handles.add(actor, target, eid, ts)  # type: ignore[arg-type]
-            if access is not None:
-                self._pending.offer((actor, target, access), eid, ts)  # type: ignore[arg-type]
         if class_id == _DIRECT:
             corr = (0, access, 0)
             evidence = [(eid, ts)]
@@ -167,8 +174,10 @@ class HostEngine:
                start_exec: bool | None, start_status: int | None, start_type: int | None,
                start_protect: int | None, outside_flag: bool | None, corr_flags: int | None, corr_mask: int | None,
                corr_age: int | None, image_base: int | None, image_size: int | None,
-               start_address: int | None) -> list[Raised]:  # fmt: skip
-        """A thread row: per-thread rules (section 3), the kernel chain (4), the controller's thread step (9)."""
+               start_address: int | None, intents: list[tuple[int, int]] | None = None) -> list[Raised]:  # fmt: skip
+        """A thread row: per-thread rules (section 3), the kernel chain (4), the controller's thread step (9).
+
+        `intents`: the row's intents(t) when the caller computed them (the columnar replay); None: from the index."""
         remote = actor is not None and target is not None and actor != target
         non_image_exec = bool(remote and got_start and start_exec and start_status is not None and start_status >= 0
                               and start_type is not None and start_type != MEM_IMAGE)  # fmt: skip
@@ -176,7 +185,7 @@ class HostEngine:
         flags = corr_flags or 0
         evidence = [(eid, ts)]
         if flags and actor is not None and target is not None:
-            evidence += self._handles.intents(actor, target, ts)
+            evidence += self._handles.intents(actor, target, ts) if intents is None else intents
         corr = (corr_flags, corr_mask, corr_age)
         out = [Raised(self.host, rule, ts, eid, actor, target, corr, evidence)
                for rule in thread_rules(remote, outside, non_image_exec, flags)]  # fmt: skip

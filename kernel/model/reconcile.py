@@ -10,6 +10,8 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
 
 from swk.kernel.catalogue import rule_for
 from swk.kernel.model.detection import RULE_ORDER, UNKNOWN_RULE_ORDER, Detection, Raised
@@ -86,13 +88,21 @@ def _live_only(row: LiveRow, host: str | None) -> tuple[tuple, dict]:
 
 
 def detections_table(hosts: list[tuple[str | None, list[Raised], list[LiveRow]]]) -> list[Detection]:
-    """The detections table over every host: reconstructed (reconciled) and live-only rows, numbered 1.. in order."""
-    pending: list[tuple[tuple, object, str, int | None]] = []
-    for host, raised, live in hosts:
-        raised = sorted(raised, key=Raised.order)
+    """The detections table over every host: reconstructed (reconciled) and live-only rows, numbered 1.. in order.
+
+    `hosts` is emptied as it is read, and each detection is dropped as its row is made, so a large table is not
+    held twice.
+    """
+    pending: list[Any] = []
+    hosts.reverse()
+    while hosts:
+        host, raised_, live = hosts.pop()
+        keyed = sorted([(r.order(), r) for r in raised_], key=itemgetter(0))  # stable: ties keep raise order
+        del raised_
         if not live:
-            pending += [(r.order(), r, "reconstructed", None) for r in raised]
+            pending += [(key, r, "reconstructed", None) for key, r in keyed]
             continue
+        raised = [r for _, r in keyed]
         groups_r: dict[tuple, list[int]] = defaultdict(list)
         for i, r in enumerate(raised):
             groups_r[(r.name, r.actor, r.target)].append(i)
@@ -108,18 +118,20 @@ def detections_table(hosts: list[tuple[str | None, list[Raised], list[LiveRow]]]
                 for local, row in _match([raised[i] for i in indexes], rows).items():
                     matched[indexes[local]] = row
                     used.add(row.event_id)
-        for i, r in enumerate(raised):
+        for i, (key, r) in enumerate(keyed):
             row = matched.get(i)
-            pending.append((r.order(), r, "confirmed" if row else "reconstructed-only", row.event_id if row else None))
+            pending.append((key, r, "confirmed" if row else "reconstructed-only", row.event_id if row else None))
         for row in live:
             if row.event_id not in used:
                 order, fields = _live_only(row, host)
                 pending.append((order, fields, "live-only", row.event_id))
-    pending.sort(key=lambda p: p[0])
+        del raised, keyed, live, matched, groups_r, groups_l
+    pending.sort(key=itemgetter(0))
     out = []
-    for id_, (_, item, status, live_id) in enumerate(pending, start=1):
+    for i, (_, item, status, live_id) in enumerate(pending):
+        pending[i] = None  # the Raised goes as its row comes
         if isinstance(item, Raised):
-            out.append(item.to_detection(id_, status, live_id))
+            out.append(item.to_detection(i + 1, status, live_id))
         else:
-            out.append(Detection(id=id_, **item))  # type: ignore[arg-type]
+            out.append(Detection(id=i + 1, **item))  # type: ignore[arg-type]
     return out
