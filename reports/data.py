@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -24,6 +24,11 @@ from swk.reports import timeline, tree
 from swk.reports.sql import rows
 from swk.store.reader import Case, open_case
 from swk.store.summary import summarize
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from swk.analyze.allow import Entry
 
 TEXT_FORMATS = ("jsonl", "winlog-jsonl", "suite", "console", "printer", "controller")  # source_offset is a line
 OPEN_CARDS = 12  # the most severe cards start open; the rest one click away, so a large report stays scannable
@@ -80,18 +85,28 @@ class Names:
         path = self.path(host, pid)
         return f"{ntpath.basename(path)} ({pid})" if path else f"pid {pid}"
 
+    def of(self, host: str | None, pid: int | None, image: str | None) -> tuple[str, str]:
+        """(label, path) of a detection's process: the image its trigger row names (Sysmon: by process GUID, right
+        across pid reuse) before the case's (host, pid) names, which a reused pid makes wrong."""
+        if image and pid is not None:
+            return f"{ntpath.basename(image)} ({pid})", image
+        return self(host, pid), self.path(host, pid)
+
 
 def assemble(case_spec: str | Path | Case, *, title: str | None = None, min_severity: int = 0,
-             limits: Limits = Limits()) -> dict[str, Any]:  # fmt: skip
-    """The report's content for a case."""
+             limits: Limits = Limits(), allow: Sequence[Entry] = ()) -> dict[str, Any]:  # fmt: skip
+    """The report's content for a case (`allow`: allow-list file entries added to the built-in ones)."""
     case = case_spec if isinstance(case_spec, Case) else open_case(case_spec)
     # The case summary scans the files with pyarrow while DuckDB builds the views: both release the GIL, and the
     # views' materialisations leave cores idle between their parallel parts.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="swk-summary") as pool:
         summary = pool.submit(summarize, case)
-        con = connect(case)
+        con = connect(case, allow=allow)
         try:
             rows(con, "found")
+            # Detections the allow-list suppresses get no card and count nowhere else; report_all keeps them for
+            # the summary's own table of them (never dropped silently).
+            con.execute("CREATE OR REPLACE TEMP VIEW report_found AS SELECT * FROM report_all WHERE allowed_by IS NULL")
             # `swk analyze`'s warnings read its `found` table and the limits view: here the same detections, and the
             # limits computed once (temp objects shadow the views) for the warnings and the gaps section alike.
             con.execute("CREATE OR REPLACE TEMP VIEW found AS SELECT * FROM report_found")
@@ -125,6 +140,7 @@ def _assemble(con: duckdb.DuckDBPyConnection, case: Case, summary: dict[str, Any
         "total": sum(c["n"] for c in counts),
         "shown_total": sum(c["n"] for c in counts if c["severity"] is None or c["severity"] >= min_severity),
         "top": _top(con, names, p),
+        "allowed": [g | {"first": when(g["first_ts"]), "last": when(g["last_ts"])} for g in rows(con, "allowed")],
         "cards": cards,
         "groups": [_group(g, names) for g in rows(con, "groups", **p)],
         "tree": tree.build(rows(con, "processes"), cards, names, limits.tree_nodes),
@@ -225,11 +241,13 @@ def _card(d: dict[str, Any], chain: list[dict[str, Any]], total: int, dropped: l
                       "target": names(r.get("host"), r.get("target_pid")),
                       "cells": [fn(r) for _, fn in cols]} for r in chain if r["family"] == family],
         })  # fmt: skip
+    actor, actor_path = names.of(d["host"], d["actor_pid"], d["actor_image"])
+    target, target_path = names.of(d["host"], d["target_pid"], d["target_image"])
     return {
         "id": d["id"], "rule": d["rule"], "name": d["name"], "severity": d["severity"], "status": d["status"],
+        "confidence": d["confidence"], "derived_facts": list(d["derived_facts"] or []),
         "attack": d["attack"], "reason": d["reason"], "host": d["host"], "engine": d["engine"],
-        "actor": names(d["host"], d["actor_pid"]), "actor_path": names.path(d["host"], d["actor_pid"]),
-        "target": names(d["host"], d["target_pid"]), "target_path": names.path(d["host"], d["target_pid"]),
+        "actor": actor, "actor_path": actor_path, "target": target, "target_path": target_path,
         "actor_pid": d["actor_pid"], "target_pid": d["target_pid"],
         "ts": d["ts"], "when": when(d["ts"]), "first_ts": d["first_ts"], "first": when(d["first_ts"]), "last": when(d["last_ts"]),
         "corr": ev.corr_text(d), "marks": ev.marks(d["marks"], d["engine"]),
