@@ -34,7 +34,7 @@ _STEM = re.compile(r"^\d{3}_(\w+)$")
 # several rules is scanned once here. None holds evidence lists, so memory stays proportional to narrow columns.
 MATERIALIZED = frozenset({
     "handle_ops", "apc_intents", "image_loads", "thread_starts", "thread_intents", "thread_rule_matches", "apc_monitor", "mark_chain_steps",
-    "mark_chain_windows", "mark_chain_strong", "mark_chain_medium", "live_detections", "reconstructed",
+    "mark_chain_windows", "mark_chain_strong", "mark_chain_medium", "live_detections", "reconstructed", "detection_facts",
 })  # fmt: skip
 
 # What DuckDB 2 needs for our queries: UTC timestamps out; ASOF joins over hive directories otherwise degenerate to

@@ -1,4 +1,5 @@
--- The allow-list: known-benign detections that `swk analyze` and `swk report` suppress (docs/detections.md section 13).
+-- The allow-list: known-benign detections that `swk analyze` and `swk report` suppress (docs/detections.md
+-- section 13, "Sysmon-derived facts").
 -- A suppressed detection is still computed and counted, and `detections.allowed_by` names the entry; nothing is
 -- dropped. Patterns are globs (`*`, `?`) matched case-insensitively against the whole value of the detection's
 -- trigger row (detection_facts); NULL matches anything, a given pattern never matches an unknown value.
