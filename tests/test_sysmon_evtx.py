@@ -5,13 +5,15 @@ Damaged files are real EVTX-ATTACK-SAMPLES files with bytes changed in a copy (t
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
 import pytest
 from evtx import PyEvtxParser
 
-from swk.capture.sysmon import evtx_file
+from swk.capture.sysmon import evtx_file, evtx_json
+from swk.capture.sysmon.events import from_evtx_json
 from swk.capture.sysmon.evtx_chunks import CHUNK_SIZE, FILE_HEADER_SIZE, inspect
 from swk.capture.sysmon.samples import collect
 from swk.errors import WrongFormat
@@ -140,3 +142,48 @@ def test_not_an_evtx_file_is_wrong_format_and_a_cut_header_one_reject(original, 
 def test_sniff(original, tmp_path):
     assert evtx_file.sniff(original[:65536], tmp_path / "a.evtx")
     assert not evtx_file.sniff(b"ElfChnk\x00" + original[8:100], tmp_path / "a.evtx")
+
+
+def test_system_shortcut_gives_what_decoding_the_whole_record_gives(shared_data):
+    """evtx_json reads System from a pattern and decodes only EventData; over every record of the corpus that must
+    be the same header facts, fields and fields text as decoding the whole record, and must be the usual route."""
+    shortcut = 0
+    records = 0
+    for path in sorted((shared_data / "evtx-attack-samples").rglob("*.evtx")):
+        for record in PyEvtxParser(str(path), indent=False, skip_errors=True).records_json():
+            data = record["data"]
+            records += 1
+            shortcut += evtx_json._SYSTEM.match(data) is not None
+            element = json.loads(data)["Event"]
+            event = from_evtx_json(element)
+            whole = None if event is None else (event[:-1], event[-1], evtx_json._fields_json(data, element))
+            assert evtx_json.decode(data) == whole, f"{path.name} record {record['event_record_id']}"
+    assert records > 8000 and shortcut > records * 0.6, (shortcut, records)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda d: d.replace('"EventID":1,', '"EventID":1,"EventID":2,', 1), "a member twice: json keeps the last"),
+        (lambda d: d.replace('"Computer":"IEWIN7"', '"Computer":"IE\\u0057IN7"', 1), "an escaped string"),
+        (lambda d: d[:-2] + ',"UserData":{}}}', "a member after EventData"),
+        (lambda d: d.replace('"EventData":{', '"EventData":{"Data":1,', 1), "unnamed EventData"),
+    ],
+)
+def test_system_shortcut_falls_back_to_the_whole_record(change, why):
+    data = change(_RECORD)
+    element = json.loads(data)["Event"]
+    event = from_evtx_json(element)
+    assert evtx_json._SYSTEM.match(_RECORD) is not None
+    assert evtx_json.decode(data) == (event[:-1], event[-1], evtx_json._fields_json(data, element)), why
+
+
+_RECORD = (
+    '{"Event":{"#attributes":{"xmlns":"http://schemas.microsoft.com/win/2004/08/events/event"},"System":{"Provider":'
+    '{"#attributes":{"Name":"Microsoft-Windows-Sysmon","Guid":"5770385F-C22A-43E0-BF4C-06F5698FFBD9"}},"EventID":1,'
+    '"Version":5,"Level":4,"Task":1,"Opcode":0,"Keywords":"0x8000000000000000","TimeCreated":{"#attributes":'
+    '{"SystemTime":"2019-04-27T15:57:53.368863Z"}},"EventRecordID":6577,"Correlation":null,"Execution":{"#attributes":'
+    '{"ProcessID":1912,"ThreadID":996}},"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"IEWIN7",'
+    '"Security":{"#attributes":{"UserID":"S-1-5-18"}}},"EventData":{"RuleName":"","UtcTime":"2019-04-27 15:57:53.368",'
+    '"ProcessId":2680,"Image":"C:\\\\Users\\\\IEUser\\\\Downloads\\\\Flash_update.exe"}}}'
+)

@@ -12,7 +12,6 @@ EVTX-ATTACK-SAMPLES come out of `records()` as XML that is not well-formed.
 from __future__ import annotations
 
 import io
-import json
 import re
 import struct
 import warnings
@@ -24,7 +23,6 @@ import pyarrow as pa
 from evtx import PyEvtxParser
 
 from swk.capture.base import ReadContext, Reject
-from swk.capture.sysmon.events import from_evtx_json
 from swk.capture.sysmon.evtx_chunks import (
     CHUNK_MAGIC,
     CHUNK_SIZE,
@@ -35,6 +33,7 @@ from swk.capture.sysmon.evtx_chunks import (
     patched,
     single_chunk_header,
 )
+from swk.capture.sysmon.evtx_json import decode
 from swk.capture.sysmon.parallel import Part, ordered
 from swk.capture.sysmon.rows import Rows, Stats
 from swk.errors import WrongFormat
@@ -42,9 +41,6 @@ from swk.errors import WrongFormat
 NAME = "evtx"
 DESCRIPTION = "Windows event logs (.evtx): Sysmon, Security and other channels, mapped to the case's families"
 _RECORD_NUMBER = re.compile(r"record number (\d+)")
-# json's C scanner straight away: pyevtx-rs writes one compact object per record, so json.loads's encoding and
-# whitespace checks around it are only cost.
-_scan = json.JSONDecoder().scan_once
 CHUNKS_PER_TASK = 128  # 8 MiB of log (~3,000 events) per unit of work: a batch per unit, so not smaller
 PARALLEL_CHUNKS = 256  # from 16 MiB on (two units or more), chunks are decoded in worker processes
 
@@ -152,8 +148,7 @@ def _chunk(chunk: Chunk, one_chunk: bytes, rows: Rows, ctx: ReadContext) -> list
             ctx.warn(f"{where}: the parser returned record {record_id}, which the chunk walk did not find")
             offset = chunk.offset
         try:
-            element = _scan(data, 0)[0]["Event"]
-            event = from_evtx_json(element)
+            event = decode(data)
         except (ValueError, KeyError, TypeError, StopIteration) as exc:
             event, problem = None, f"its JSON does not parse ({exc!r})"
         else:
@@ -161,24 +156,13 @@ def _chunk(chunk: Chunk, one_chunk: bytes, rows: Rows, ctx: ReadContext) -> list
         if event is None:
             rejects.append(Reject(offset, f"{where}: record {record_id}: {problem}", data.encode()[:64]))
             continue
-        rows.add(event, offset, _fields_json(data, element))
+        rows.add(event[0], event[1], offset, event[2])
     for record, done in zip(walked, matched, strict=True):
         if not done:
             why = messages.get(record.record_id, "the EVTX parser did not return it")
             raw = chunk.data[record.offset - chunk.offset :][:64]
             rejects.append(Reject(record.offset, f"{where}: record {record.record_id}: {why}", raw, record.size))
     return sorted(rejects, key=lambda r: r.offset)
-
-
-def _fields_json(data: str, event: dict[str, object]) -> str:
-    """The event's data element (EventData, UserData, ...) as pyevtx-rs wrote it, sliced out of the record's JSON:
-    it is the last element of `Event`, and its key's first occurrence is its own (System holds no such key)."""
-    last = next(reversed(event), None)
-    if last not in (None, "System", "#attributes") and data.endswith("}}"):
-        at = data.find(f'"{last}":')
-        if at > 0:
-            return data[at + len(last) + 3 : -2]
-    return "{}"
 
 
 def _parse(one_chunk_file: bytes) -> tuple[list[tuple[int, str]], dict[int, str]]:

@@ -37,6 +37,7 @@ FIRST_EVENT_WITHIN = 10_000
 PARALLEL_BYTES = 16 << 20  # from 16 MiB of text on (two blocks or more), blocks are decoded in worker processes
 GZIP_RATIO = 8  # a gzipped export's text is about this many times its size (to choose before reading it)
 _ZIP, _GZIP = b"PK\x03\x04", b"\x1f\x8b"
+_scan = json.JSONDecoder().scan_once
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -143,7 +144,7 @@ def decode_lines(block: bytes, first: int, member: str | None, several: bool) ->
                 part.leading.append(number)
             continue
         part.accepted = True
-        rows.add(event, number, line)
+        rows.add(event[:-1], event[-1], number, line)
         if rows.full:
             _flush(part, rows, rejects)
     _flush(part, rows, rejects)
@@ -169,7 +170,19 @@ def _blocks(stream: BinaryIO, member: str | None, several: bool) -> Iterator[tup
 
 
 def _loads(line: bytes) -> object:
-    """json.loads, with a parse error returned rather than raised."""
+    """json.loads of a stripped line, with a parse error returned rather than raised.
+
+    A line that is UTF-8 and one JSON value goes straight to json's C scanner (json.loads would first guess the
+    encoding and skip whitespace); any other line takes json.loads itself, so its result and its error are
+    json.loads's own (a BOM, UTF-16, surrogates it lets through, trailing data).
+    """
+    try:
+        text = line.decode()
+        obj, end = _scan(text, 0)
+        if end == len(text):
+            return obj
+    except (ValueError, StopIteration):
+        pass
     try:
         return json.loads(line)
     except ValueError as exc:

@@ -108,9 +108,31 @@ def integer(value: object) -> int | None:
     return number - (1 << 64) if number >= 1 << 63 else number
 
 
+def int_array(values: Sequence[object], memo: Memo) -> pa.Array:
+    """`integer` of each value as int64: straight to Arrow when all are ints (or None), else through `memo` (a
+    column of record ids is all distinct, so a memo only costs there)."""
+    if _INT_TYPES.issuperset(map(type, values)):
+        try:
+            return pa.array(values, type=I64)
+        except OverflowError:  # a u64 from 2**63 up keeps its bits: `integer` does that
+            pass
+    return pa.array(memo.map(values), type=I64)
+
+
+def text_array(values: Sequence[object]) -> pa.Array:
+    """`text` of each value as a string array (without a Python call per value when all are text already)."""
+    if _STR_TYPES.issuperset(map(type, values)):
+        return pa.array(values, type=STR)
+    return pa.array([text(v) for v in values], type=STR)
+
+
+_INT_TYPES = frozenset({int, type(None)})
+_STR_TYPES = frozenset({str, type(None)})
+
+
 def utc_times(values: Sequence[object]) -> tuple[pa.Array, int]:
     """Sysmon UtcTime (`2020-10-23 07:12:04.346`, UTC without a zone) as timestamps; also the count unreadable."""
-    arr = pa.array([text(v) for v in values], type=STR)
+    arr = text_array(values)
     try:
         return pc.cast(pc.cast(arr, pa.timestamp("us")), TS), 0
     except pa.ArrowInvalid:
@@ -121,7 +143,7 @@ def utc_times(values: Sequence[object]) -> tuple[pa.Array, int]:
 def zoned_times(values: Sequence[object]) -> tuple[pa.Array, int]:
     """ISO times with a zone (EVTX SystemTime, JSON `@timestamp`) as timestamps; a zoneless (local) time is NULL.
     Also the count of values left NULL."""
-    arr = pa.array([text(v) for v in values], type=STR)
+    arr = text_array(values)
     try:
         return pc.cast(arr, TS), 0
     except pa.ArrowInvalid:

@@ -26,6 +26,8 @@ from swk.capture.base import Reject
 from swk.capture.sysmon.rows import Stats
 
 WORKERS = max(1, min(os.cpu_count() or 1, 8))
+QUEUED = 2 * WORKERS  # tasks given to workers at once: each has one and the next is waiting
+HELD = 4 * WORKERS  # tasks in hand at once (given to workers, decoded here, or done and not yet taken)
 _pool: ProcessPoolExecutor | None = None
 
 
@@ -44,6 +46,10 @@ class Part:
 def ordered(fn: Callable[..., Part], tasks: Iterable[tuple[Any, ...]], *, parallel: bool) -> Iterator[Part]:
     """`fn(*task)` for every task, in task order: in worker processes when `parallel` and there are cores.
 
+    Every worker has a task and the next one is waiting. While the oldest task is not back, this process decodes the
+    next task itself instead of waiting: workers take about a second to start (each imports pyarrow), and on a busy
+    machine a third decoder gets the time the workers cannot. At most `HELD` tasks are in hand, so memory stays flat.
+
     If the workers cannot run (a script that imports swk without an `if __name__ == "__main__"` guard makes
     every worker re-run it), the tasks are decoded here instead, with a warning in the first part.
     """
@@ -52,23 +58,41 @@ def ordered(fn: Callable[..., Part], tasks: Iterable[tuple[Any, ...]], *, parall
         for task in tasks:
             yield fn(*task)
         return
-    window: deque[tuple[tuple[Any, ...], Future[Part]]] = deque()
+    window: deque[tuple[tuple[Any, ...], Future[Part] | Part]] = deque()  # in task order
+    queued = 0  # futures in the window
     broken = False
+    todo = iter(tasks)
     try:
-        for task in tasks:
-            if broken:
-                yield fn(*task)
+        while True:
+            while not broken and queued < QUEUED and (task := next(todo, None)) is not None:
+                window.append((task, pool.submit(fn, *task)))
+                queued += 1
+            if not window:
+                return
+            task, head = window[0]
+            if not broken and isinstance(head, Future) and not head.done() and len(window) < HELD:
+                here = next(todo, None)
+                if here is not None:
+                    window.append((here, fn(*here)))
+                    continue
+            window.popleft()
+            if isinstance(head, Part):
+                yield head
                 continue
-            window.append((task, pool.submit(fn, *task)))
-            while window and (len(window) > WORKERS or window[0][1].done()):
-                part, broken = _result(fn, *window.popleft(), broken)
-                yield part
-        while window:
-            part, broken = _result(fn, *window.popleft(), broken)
+            queued -= 1
+            part, broken = _result(fn, task, head, broken)
             yield part
+            if broken:  # the rest here, in order: what is in the window first
+                for task, item in window:
+                    yield item if isinstance(item, Part) else _result(fn, task, item, True)[0]
+                window.clear()
+                for task in todo:
+                    yield fn(*task)
+                return
     finally:
         for _task, pending in window:  # the consumer stopped early (an error downstream): drop what is queued
-            pending.cancel()
+            if isinstance(pending, Future):
+                pending.cancel()
 
 
 def _result(fn: Callable[..., Part], task: tuple[Any, ...], future: Future[Part], broken: bool) -> tuple[Part, bool]:

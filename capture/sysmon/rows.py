@@ -1,9 +1,9 @@
 """Windows events to case rows: a batch at a time, grouped by mapping rule, each column built in one typed array.
 
-Readers hand over each event (`events.Event`) with its offset and raw fields JSON. Each event is grouped by its rule
-and only the fields the rule reads are kept (the parsed event is freed at once, while it is still in cache). At
-`flush` a group's columns are converted through memos, scattered into input order, and handed to Arrow with their
-case types, so event ids follow the file.
+Readers hand over each event (the header facts of `events.Event`, and its fields) with its offset and raw fields
+JSON. Each event is grouped by its rule and only the fields the rule reads are kept (the parsed event is freed at
+once, while it is still in cache). At `flush` a group's columns are converted through memos, scattered into input
+order, and handed to Arrow with their case types, so event ids follow the file.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import pyarrow.compute as pc
 
 from swk.capture.sysmon import calltrace
 from swk.capture.sysmon import normalize as nz
-from swk.capture.sysmon.events import Event
 from swk.capture.sysmon.mapping import (
     CALLTRACE,
     GUID,
@@ -95,7 +94,8 @@ class Rows:
         self._clear()
 
     def _clear(self) -> None:
-        self.groups: dict[Rule, tuple[list[int], list[tuple[object, ...]]]] = {}
+        self.groups: dict[Rule, list[Any]] = {}  # rule -> [positions, values of the fields it reads, those fields]
+        self._slots: dict[tuple[object, ...], list[Any]] = {}  # (channel, provider, event id) -> its group
         self.common: list[tuple[object, ...]] = []  # each event's header facts (Event without its fields)
         self.utcs: list[object] = []
         self.offsets: list[int] = []
@@ -110,26 +110,37 @@ class Rows:
         """Time to flush: enough events, or enough raw fields text."""
         return len(self.common) >= BATCH_EVENTS or self.json_bytes >= BATCH_JSON_BYTES
 
-    def add(self, event: Event, offset: int, fields_json: bytes | str) -> None:
-        """Queue one event at `offset`, with its raw fields as one JSON object (UTF-8 bytes or text; one kind per
-        batch). Only the fields its rule reads are kept, so the parsed event can be freed while it is still hot."""
-        fields = event[-1]
-        head = event[:-1]
-        rule = self._rules.get(head[:3])
-        if rule is None:
-            rule = rule_for(source_of(event.channel, event.provider), event.channel, event.event_id, fields)
-            if not rule.by_fields:
-                self._rules[head[:3]] = rule
-        group = self.groups.get(rule)
+    def add(self, head: tuple[object, ...], fields: dict[str, object], offset: int, fields_json: bytes | str) -> None:
+        """Queue one event at `offset`: its header facts (`Event` without its fields), its fields, and its raw fields
+        as one JSON object (UTF-8 bytes or text; one kind per batch). Only the fields its rule reads are kept, so the
+        parsed event can be freed while it is still hot."""
+        key = head[:3]  # channel, provider, event id
+        group = self._slots.get(key)
         if group is None:
-            group = self.groups[rule] = ([], [])
+            group = self._slot(key, fields)
         group[0].append(len(self.common))
-        group[1].append(tuple(map(fields.get, rule.reads)))
+        group[1].append(tuple(map(fields.get, group[2])))
         self.common.append(head)
         self.utcs.append(fields.get("UtcTime"))
         self.offsets.append(offset)
         self.jsons.append(fields_json)
         self.json_bytes += len(fields_json)
+
+    def _slot(self, key: tuple[object, ...], fields: dict[str, object]) -> list[Any]:
+        """The group an event of `key` joins: [positions, values, fields read]; remembered for the batch unless the
+        rule is chosen by a field's value."""
+        rule = self._rules.get(key)
+        if rule is None:
+            channel, provider, event_id = key
+            rule = rule_for(source_of(channel, provider), channel, event_id, fields)  # type: ignore[arg-type]
+            if not rule.by_fields:
+                self._rules[key] = rule
+        group = self.groups.get(rule)
+        if group is None:
+            group = self.groups[rule] = [[], [], rule.reads]
+        if not rule.by_fields:
+            self._slots[key] = group
+        return group
 
     def flush(self) -> pa.RecordBatch | None:
         """The queued events as one batch in input order (None when nothing is queued)."""
@@ -140,7 +151,7 @@ class Rows:
         # column: cheaper than a table per group plus concat and take, and rows stay in input order.
         scattered: dict[str, np.ndarray] = {}
         arrays: dict[str, pa.Array] = {}
-        for rule, (positions, rows) in self.groups.items():
+        for rule, (positions, rows, _reads) in self.groups.items():
             index = np.asarray(positions, dtype=np.int64)
             for name, values in self._group(rule, rows, arrays, index, n).items():
                 target = scattered.get(name)
@@ -151,10 +162,10 @@ class Rows:
         cols.update(arrays)
         _channel, provider, _event_id, host, sequence, hpid, htid, system_time = zip(*self.common, strict=True)
         ints, texts = self.memos[INT], self.memos[TEXT]
-        header_pid = pa.array(ints.map(hpid), type=nz.I64)
+        header_pid = nz.int_array(hpid, ints)
         cols.update(source_offset=pa.array(self.offsets, type=nz.I64), host=_str(texts.map(host)),
-                    sequence=pa.array(ints.map(sequence), type=nz.I64), header_pid=header_pid,
-                    header_tid=pa.array(ints.map(htid), type=nz.I64), provider=_str(texts.map(provider)),
+                    sequence=nz.int_array(sequence, ints), header_pid=header_pid,
+                    header_tid=nz.int_array(htid, ints), provider=_str(texts.map(provider)),
                     fields_json=utf8_objects(self.jsons, self.json_prefix))  # fmt: skip
         cols.update(self._times(self.utcs, system_time))
         if "actor_pid" in cols and any(rule.family == "generic" for rule in self.groups):
@@ -271,7 +282,7 @@ def _got_start(values: dict[str, Any]) -> list[object]:
 
 _DERIVE: dict[str, Callable[[dict[str, Any]], list[object]]] = {
     "is_remote": _is_remote, "got_start": _got_start, "is_high_value": _high_value,
-}
+}  # fmt: skip
 
 
 def utf8_objects(objects: list[bytes] | list[str], prefix: bytes | None) -> pa.Array:
@@ -308,5 +319,3 @@ def _micros(times: pa.Array) -> np.ndarray:
 
 def _str(values: list[object]) -> pa.Array:
     return pa.array(values, type=nz.STR)
-
-
