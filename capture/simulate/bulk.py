@@ -23,6 +23,7 @@ from swk.capture.simulate.sim import Simulation, hkcu
 from swk.capture.simulate.world import Baseline
 from swk.kernel.abi import HandleFlag
 from swk.kernel.etw import PROVIDER_NAME, REGISTRY_NOTIFY_CLASS
+from swk.kernel.model.access import intent_flags
 from swk.kernel.model.classify import Classification
 from swk.kernel.model.registry import high_value_attack
 
@@ -152,6 +153,7 @@ class Bulk:
         self._h_target = self.pids[self._target[hpos]].tolist()
         self._h_caller = self._t_caller[handle].tolist()
         self._h_access = self._t_access[handle].tolist()
+        self._h_intent = self._t_intent[handle].tolist()
         self._h_kind = [self._t_kind[k] for k in handle.tolist()]
         self._h_class = [self._classes[k] for k in handle.tolist()]
         self._ts_list = self._ts.tolist()
@@ -187,7 +189,8 @@ class Bulk:
             driver = self.sim.driver
             h_ts, targets = self._h_ts[lo:hi], self._h_target[lo:hi]
             callers, accesses = self._h_caller[lo:hi], self._h_access[lo:hi]
-            kept, sequences, workers = driver.open_handles(h_ts, callers, targets, accesses, self._h_kind[lo:hi])
+            kept, sequences, workers = driver.open_handles(h_ts, callers, targets, accesses, self._h_kind[lo:hi],
+                                                           self._h_intent[lo:hi])  # fmt: skip
             first = sink.next_id - i
             if all(kept):
                 eids = [first + pos for pos in self._h_pos[lo:hi]]
@@ -307,6 +310,7 @@ class Bulk:
         self._t_caller = np.array([x.caller.pid for x in h], dtype=np.int64)
         self._t_access = np.array([x.access for x in h], dtype=np.int64)
         self._t_kind = [x.kind for x in h]
+        self._t_intent = np.array([intent_flags(x.access, x.kind == "thread", x.kind == "duplicate") for x in h])
         self._t_thread = np.array([x.kind == "thread" for x in h])
         self._t_dup = np.array([x.kind == "duplicate" for x in h])
         flags = np.array([c.flags for c in self._classes], dtype=np.int64)

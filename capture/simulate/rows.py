@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -182,15 +183,13 @@ class CaseSink:
         tables = [self._handle_table()] if self._handles else []
         tables += [self._family_table(family, rows) for family, rows in self._rows.items() if rows]
         tables += [table for producer in self.producers for table in producer.tables(self)]
-        # one chunk per column first: a take across the many chunks of concatenated tables is several times slower
-        table = pa.concat_tables(tables, promote_options="default").combine_chunks()
-        table = table.take(pc.sort_indices(table.column("event_id")))
+        table = in_id_order(tables)
         self.rows += table.num_rows
         self._handles = []
         self._rows = {family: [] for family in LAYOUT}
         self._classes, self._class_list = {}, []
         self.pending = 0
-        for batch in table.combine_chunks().to_batches():
+        for batch in table.to_batches():
             self.deliver(batch)
         if self.on_flush is not None:
             self.on_flush()
@@ -247,6 +246,26 @@ class CaseSink:
                                     type=pa.binary()),
         })  # fmt: skip
         return pa.table(out)
+
+
+def in_id_order(tables: list[pa.Table]) -> pa.Table:
+    """The rows of `tables` as one single-chunk table in event-id order; columns in order of first appearance, NULL
+    in the rows of a table that lacks them (what `concat_tables(promote)` and a take give, a third faster: the
+    order is found once in numpy and each column is concatenated and taken on its own)."""
+    fields: dict[str, pa.Field] = {}
+    for t in tables:
+        for f in t.schema:
+            if fields.setdefault(f.name, f).type != f.type:  # a type to promote: Arrow's own way
+                table = pa.concat_tables(tables, promote_options="default").combine_chunks()
+                return table.take(pc.sort_indices(table.column("event_id")))
+    order = pa.array(np.argsort(np.concatenate([t.column("event_id").to_numpy() for t in tables]), kind="stable"))
+    present = [set(t.column_names) for t in tables]
+    columns = []
+    for name, f in fields.items():
+        parts = [t.column(name).combine_chunks() if name in has else pa.nulls(t.num_rows, f.type)
+                 for t, has in zip(tables, present, strict=True)]  # fmt: skip
+        columns.append(pa.concat_arrays(parts).take(order))
+    return pa.Table.from_arrays(columns, schema=pa.schema(list(fields.values())))
 
 
 def stream_mask(flags: pa.Array) -> pa.Array:

@@ -13,10 +13,10 @@ store, memory) see the state at that time. The work-slot limits still drop event
 from __future__ import annotations
 
 from collections import deque
-from itertools import cycle
+from itertools import cycle, islice
 from typing import Protocol
 
-from swk.kernel.abi import HandleFlag
+from swk.kernel.abi import THREAD_SET_CONTEXT, HandleFlag
 from swk.kernel.model.access import captures_stack, intent_flags, memory_related
 from swk.kernel.model.apc import APC_CLASS, ApcMonitor
 from swk.kernel.model.classify import Classification, DeepCache, classify, deep_sample
@@ -35,6 +35,7 @@ from swk.kernel.model.worker import (
 )
 
 SYSTEM_PID = 4
+_SET_CONTEXT = int(THREAD_SET_CONTEXT)
 _MEMORY_RELATED, _THREAD_OBJECT, _DUPLICATE = (int(HandleFlag.MEMORY_RELATED), int(HandleFlag.THREAD_OBJECT),
                                               int(HandleFlag.DUPLICATE_OPERATION))  # fmt: skip
 
@@ -194,36 +195,47 @@ class Driver:
         return eid
 
     def open_handles(self, ts: list[int], callers: list[int], targets: list[int], accesses: list[int],
-                     kinds: list[str]) -> tuple[list[bool], list[int], list[int]]:  # fmt: skip
+                     kinds: list[str], flags: list[int] | None = None) -> tuple[list[bool], list[int], list[int]]:  # fmt: skip
         """The pre-callback and queue effects of many handle opens (kind `process`, `duplicate` or `thread`), as
         `open_handle` has them one by one, for opens that raise nothing by themselves; then `index_handles` with
-        the published records' event ids. Returns (published, sequence numbers, work-item thread ids)."""
-        kept, sequences, workers = [], [], []
-        record, take, workers_cycle = self.intents.record, self.handle_work.take, self._workers
-        for t, caller, target, access, kind in zip(ts, callers, targets, accesses, kinds, strict=True):
-            flags = intent_flags(access, kind == "thread", kind == "duplicate")
-            if not flags:
-                kept.append(False)
-                continue
-            record(caller, target, access, flags, t)
-            if kind == "thread" and self.apc.check(caller, target, access, t):
+        the published records' event ids. `flags`: each open's `intent_flags` when the caller has them. Returns
+        (published, sequence numbers, work-item thread ids).
+
+        The intent ring, the APC ring and the work queue do not read each other, so each takes the whole batch in
+        turn, in the batch's order."""
+        if flags is None:
+            flags = [intent_flags(a, k == "thread", k == "duplicate") for a, k in zip(accesses, kinds, strict=True)]
+        if all(flags):
+            picked = None
+            ts_f, callers_f, targets_f, accesses_f, kinds_f, flags_f = ts, callers, targets, accesses, kinds, flags
+        else:  # an open with no intent is ignored altogether: no intent, no telemetry, no work item
+            picked = [i for i, f in enumerate(flags) if f]
+            ts_f, callers_f, targets_f, accesses_f, kinds_f, flags_f = (
+                [column[i] for i in picked] for column in (ts, callers, targets, accesses, kinds, flags))  # fmt: skip
+        self.intents.record_many(callers_f, targets_f, accesses_f, flags_f, ts_f)
+        check = self.apc.check
+        for t, caller, target, access, kind in zip(ts_f, callers_f, targets_f, accesses_f, kinds_f, strict=True):
+            if kind == "thread" and access & _SET_CONTEXT and check(caller, target, access, t):
                 raise ValueError("a thread open with SET_CONTEXT raises an APC event: use open_handle")
-            ok = take(t)
-            kept.append(ok)
-            if ok:
-                self.sequence += 1
-                sequences.append(self.sequence)
-                workers.append(next(workers_cycle))
+        taken = self.handle_work.take_many(ts_f)
+        published = taken.count(True)
+        sequences = list(range(self.sequence + 1, self.sequence + 1 + published))
+        self.sequence += published
+        workers = list(islice(self._workers, published))
+        if picked is None:
+            return taken, sequences, workers
+        kept = [False] * len(ts)
+        for i, ok in zip(picked, taken, strict=True):
+            kept[i] = ok
         return kept, sequences, workers
 
     def index_handles(self, event_ids: list[int], ts: list[int], callers: list[int], targets: list[int],
                       accesses: list[int], classes: list[Classification]) -> None:  # fmt: skip
         """The work item's effects of the published records of `open_handles` (their classes raise nothing)."""
-        add = self.engine.handle_index_add
-        for eid, t, caller, target, access, cls in zip(event_ids, ts, callers, targets, accesses, classes, strict=True):
+        for cls in {id(c): c for c in classes}.values():
             if cls.class_id == 2 or cls.deep_key is not None:
                 raise ValueError("a DIRECT or deep-path stack raises detections: use open_handle")
-            add(eid, t, caller, target, access)
+        self.engine.handle_index_many(event_ids, ts, callers, targets, accesses)
 
     def _classify(self, caller: int, tid: int, space: object, frames: tuple[int, ...], kind: str) -> Classification:
         teb = self.world.teb_stack(caller, tid) if space is not None else None

@@ -117,6 +117,12 @@ class HostEngine:
         self._handles.add(actor, target, eid, ts)
         self._pending.offer((actor, target, access), eid, ts)
 
+    def handle_index_many(self, eids: list[int], ts: list[int], actors: list[int], targets: list[int],
+                          accesses: list[int]) -> None:  # fmt: skip
+        """`handle_index_add` of each row in turn."""
+        self._handles.add_many(actors, targets, eids, ts)
+        self._pending.offer_many(actors, targets, accesses, eids, ts)
+
     def handle(self, eid: int, ts: int, actor: int | None, target: int | None, access: int | None,
                class_id: int | None, flags: int | None, is_thread_object: bool | None) -> list[Raised]:  # fmt: skip
         """A handle row: DIRECT / STACK (section 1), route-A evidence, route B (section 2)."""

@@ -36,6 +36,19 @@ class HandleIndex:
         else:
             rows.append((event_id, ts))
 
+    def add_many(self, actors: list[int], targets: list[int], event_ids: list[int], times: list[int]) -> None:
+        """`add` of each row in turn."""
+        span, epoch, current = self.SPAN, self._epoch, self._current
+        for actor, target, event_id, ts in zip(actors, targets, event_ids, times, strict=True):
+            if ts // span != epoch:
+                self._advance(ts)
+                epoch, current = self._epoch, self._current
+            rows = current.get((actor, target))
+            if rows is None:
+                current[(actor, target)] = [(event_id, ts)]
+            else:
+                rows.append((event_id, ts))
+
     def intents(self, actor: int, target: int, ts: int) -> Evidence:
         """Handle rows of the pair seen so far with ms(h, ts) <= 5000."""
         self._advance(ts)
@@ -71,6 +84,14 @@ class PendingApc:
                     evidence.append((event_id, ts))
         if len(self._waiting) > 4096:
             self._expire(ts)
+
+    def offer_many(self, actors: list[int], targets: list[int], accesses: list[int], event_ids: list[int],
+                   times: list[int]) -> None:  # fmt: skip
+        """`offer` of each row in turn."""
+        for actor, target, access, event_id, ts in zip(actors, targets, accesses, event_ids, times, strict=True):
+            if not self._waiting:
+                return  # nothing can start waiting in between
+            self.offer((actor, target, access), event_id, ts)
 
     def _expire(self, ts: int) -> None:
         self._waiting = {k: kept for k, v in self._waiting.items() if (kept := [w for w in v if ts - w[0] < self.SPAN])}

@@ -37,6 +37,22 @@ class WorkSlots:
         done.append(start + self.service_us)
         return True
 
+    def take_many(self, times: list[int]) -> list[bool]:
+        """`take` of each item in turn (times ascending)."""
+        done, limit, service = self._done_at, self.limit, self.service_us
+        out = []
+        for now_us in times:
+            while done and done[0] <= now_us:
+                done.popleft()
+            if len(done) >= limit:
+                self.dropped += 1
+                out.append(False)
+                continue
+            last = done[-1] if done else now_us
+            done.append((last if last > now_us else now_us) + service)
+            out.append(True)
+        return out
+
     def outstanding(self, now_us: int) -> int:
         """Items not finished at `now_us`."""
         return sum(1 for t in self._done_at if t > now_us)
