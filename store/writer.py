@@ -67,6 +67,8 @@ def conform(batch: pa.RecordBatch | pa.Table, fill: dict[str, Any]) -> pa.Record
             arr = value if isinstance(value, pa.Array) else pa.repeat(pa.scalar(value, field.type), n)
             if field.name in names:  # the reader's value wins where it has one
                 arr = pc.coalesce(batch.column(field.name).cast(field.type), arr)
+                if isinstance(arr, pa.ChunkedArray):  # a Table's column: a batch needs one array
+                    arr = arr.combine_chunks()
         elif field.name in names:
             arr = batch.column(field.name)
             if isinstance(arr, pa.ChunkedArray):

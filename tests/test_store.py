@@ -109,6 +109,20 @@ def test_partitioned_case_reads_as_dir_and_glob(tmp_path: Path) -> None:
     assert summarize(open_case(case))["events"] == 5
 
 
+@pytest.mark.parametrize("partitioned", [False, True])
+def test_a_table_of_rows_naming_their_hosts_is_written_to_each_host(tmp_path: Path, partitioned: bool) -> None:
+    # A pa.Table's columns are chunked; the rows' own host must win over the input's, split per host when partitioned.
+    table = pa.Table.from_batches([rows(2), rows(2, start_pid=200)])
+    table = table.append_column("host", pa.chunked_array([["A", "B"], [None, "B"]], type=pa.string()))
+    case = tmp_path / "case"
+    with CaseWriter(case, partitioned=partitioned) as w:
+        w.begin_input("x", "simulate", host="DEFAULT")
+        w.write(table)
+    out = open_case(case).dataset().to_table().sort_by("event_id")
+    assert out.column("host").to_pylist() == ["A", "B", "DEFAULT", "B"]
+    assert out.column("actor_pid").to_pylist() == [100, 101, 200, 201]
+
+
 def test_not_a_case_is_a_one_line_error(tmp_path: Path) -> None:
     plain = tmp_path / "plain.parquet"
     pq.write_table(pa.table({"a": [1]}), plain)
