@@ -96,14 +96,14 @@ def open_analysis(case: Case | str | Path, *, on: str = "duckdb", allow: Sequenc
     allow-list entry of `detection_facts`): the summary, the counts and the warnings all read it, so a default
     analysis never sorts for ids or builds evidence lists. `allow` adds a file's allow-list entries to the built-in
     ones. `on="spark"` runs the same views and queries on Spark (`swk.analyze.spark`; `connect` then takes `master`
-    and `conf`; the built-in allow-list only).
+    and `conf`).
     """
     if not isinstance(case, Case):
         case = open_case(case)
     if on == "spark":
         from swk.analyze import spark
 
-        con = spark.connect(case, **connect)
+        con = spark.connect(case, allow=allow, **connect)
     else:
         con = engine.connect(case, allow=allow, **connect)
     con.execute("CREATE OR REPLACE TEMP TABLE found AS SELECT r.host, r.rule, r.name, r.severity, r.actor_pid, "

@@ -15,7 +15,7 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,8 @@ from swk.store.reader import Case, open_case
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from swk.analyze.allow import Entry
 
 DEFAULT_MASTER = "local[2]"
 SCRATCH_CONF = "spark.swk.scratch"  # a directory every executor can read, for the materialised views
@@ -244,8 +246,9 @@ def _scratch(master: str, conf: dict[str, str]) -> str:
 
 
 def connect(case: Case | str | Path, *, master: str = DEFAULT_MASTER, conf: Iterable[tuple[str, str]] = (),
-            materialize: bool = True) -> SparkConnection:  # fmt: skip
-    """A Spark session over the case with `events` and every view loaded (the heavy ones written and read back)."""
+            materialize: bool = True, allow: Sequence[Entry] = ()) -> SparkConnection:  # fmt: skip
+    """A Spark session over the case with `events` and every view loaded (the heavy ones written and read back);
+    `allow` adds allow-list file entries to the built-in ones, as on DuckDB."""
     if not isinstance(case, Case):
         case = open_case(case)
     conf = list(conf)
@@ -260,7 +263,7 @@ def connect(case: Case | str | Path, *, master: str = DEFAULT_MASTER, conf: Iter
         events.createOrReplaceTempView("events")
     except Exception as exc:
         raise CaseError(f"{case.path}: cannot be read by Spark ({_one_line(exc)})") from None
-    for view in engine.views():
+    for view in engine.views(allow):
         try:
             con.create(view.name, translate.parse(view.sql).expression,
                        materialize=materialize and view.name in engine.MATERIALIZED)  # fmt: skip

@@ -190,6 +190,20 @@ def test_swk_analyze_and_sql_print_the_same_on_both_engines(both, fleet_case, mo
     assert {r["host"] for r in rows} >= {*FLEET, ODD_HOST}
 
 
+def test_an_allow_list_file_suppresses_the_same_detections_on_both_engines(fleet_case, spark_session, tmp_path):
+    allow = tmp_path / "benign.toml"
+    allow.write_text('[[allow]]\nname = "its \'own\' noise"\nrule = "REMOTE_THREAD_*"\n', encoding="utf-8")
+    args = ["analyze", str(fleet_case), "--allow", str(allow), "--show-allowed", "--format", "json"]
+    runner = CliRunner()
+    duck = runner.invoke(cli, args)
+    spark = runner.invoke(cli, [*args, "--engine", "spark", *(f"--conf={k}={v}" for k, v in TEST_CONF)])
+    assert duck.exit_code == spark.exit_code == 0, spark.stderr
+    assert spark.stdout == duck.stdout and spark.stderr == duck.stderr
+    allowed = [r for r in json.loads(spark.stdout) if r["allowed_by"]]
+    assert allowed and {r["allowed_by"] for r in allowed} == {"its 'own' noise"}
+    assert all(r["rule"].startswith("REMOTE_THREAD_") for r in allowed)
+
+
 def test_engine_options_are_checked(tmp_path):
     case = write_case(tmp_path / "c.parquet", [{"family": "handle", "ms": 0}])
     runner = CliRunner()
