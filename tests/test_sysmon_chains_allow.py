@@ -131,12 +131,6 @@ def test_a_bad_allow_file_is_one_line_naming_the_file_and_entry(case, tmp_path, 
     assert not (tmp_path / "r.html").exists()
 
 
-def test_allow_is_refused_on_spark(case, tmp_path):
-    path = _allow_file(tmp_path, '[[allow]]\nname = "a"\nrule = "X"\n')
-    result = run("analyze", str(case), "--engine", "spark", "--allow", str(path))
-    assert result.exit_code == 2 and "--allow runs on the duckdb engine" in result.stderr
-
-
 class _Text(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
