@@ -83,20 +83,46 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="case to write: a .parquet file, or a directory for a hive-partitioned case")
-@click.option("--format", "fmt", default="auto", show_default=True,
-              help="input format: auto (sniff each file's content) or a reader name (see `swk formats`)")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="case to write: a .parquet file, or a directory for a hive-partitioned case",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="auto",
+    show_default=True,
+    help="input format: auto (sniff each file's content) or a reader name (see `swk formats`)",
+)
 @click.option("--host", help="host name for rows whose source does not carry one [default: unknown]")
-@click.option("--boot-time", callback=parse_utc,
-              help="UTC time of QPC 0 on the captured host, to put IOCTL records on the wall clock")
-@click.option("--qpc-frequency", type=click.IntRange(min=1), default=10_000_000, show_default=True,
-              help="QPC ticks per second of the captured host (IOCTL records carry none)")
+@click.option(
+    "--boot-time",
+    callback=parse_utc,
+    help="UTC time of QPC 0 on the captured host, to put IOCTL records on the wall clock",
+)
+@click.option(
+    "--qpc-frequency",
+    type=click.IntRange(min=1),
+    default=10_000_000,
+    show_default=True,
+    help="QPC ticks per second of the captured host (IOCTL records carry none)",
+)
 @click.option("--partition", is_flag=True, help="write a hive-partitioned directory (host=<name>/part-*.parquet)")
 @click.option("-q", "--quiet", is_flag=True, help="no progress or per-input lines on stderr")
 @reports_errors
-def ingest(inputs: tuple[Path, ...], output: Path, fmt: str, host: str | None, boot_time: datetime | None,
-           qpc_frequency: int, partition: bool, quiet: bool) -> None:
+def ingest(
+    inputs: tuple[Path, ...],
+    output: Path,
+    fmt: str,
+    host: str | None,
+    boot_time: datetime | None,
+    qpc_frequency: int,
+    partition: bool,
+    quiet: bool,
+) -> None:
     """Read captured inputs of any supported format into one case.
 
     \b
@@ -113,8 +139,13 @@ def ingest(inputs: tuple[Path, ...], output: Path, fmt: str, host: str | None, b
     progress = Progress(not quiet)
     say = None if quiet else (lambda msg: click.echo(for_terminal(msg), err=True))
     try:
-        manifest = run(list(inputs), output, Options(fmt=fmt, host=host, boot_time=boot_time,
-                       qpc_frequency=qpc_frequency, partitioned=partition), progress=progress, announce=say)
+        manifest = run(
+            list(inputs),
+            output,
+            Options(fmt=fmt, host=host, boot_time=boot_time, qpc_frequency=qpc_frequency, partitioned=partition),
+            progress=progress,
+            announce=say,
+        )
     finally:
         progress.close()
     if not quiet:
@@ -328,9 +359,21 @@ def allow_entries(paths: tuple[Path, ...]) -> list[Any]:
 @click.option("--show-allowed", is_flag=True, help="list the detections the allow-list suppresses too (allowed_by)")
 @engine_options
 @reports_errors
-def analyze(case: Path, fmt: str, min_severity: int | None, detection: str | None, pid: int | None,
-            since: datetime | None, until: datetime | None, explain_id: int | None, allow: tuple[Path, ...],
-            show_allowed: bool, engine_name: str, master: str | None, spark_conf: tuple[str, ...]) -> None:
+def analyze(
+    case: Path,
+    fmt: str,
+    min_severity: int | None,
+    detection: str | None,
+    pid: int | None,
+    since: datetime | None,
+    until: datetime | None,
+    explain_id: int | None,
+    allow: tuple[Path, ...],
+    show_allowed: bool,
+    engine_name: str,
+    master: str | None,
+    spark_conf: tuple[str, ...],
+) -> None:
     """Reconstruct every detection from a case's rows and reconcile it with what was raised live.
 
     The table is one line per rule, host and confidence (and process pair), most severe first;
@@ -369,11 +412,21 @@ def analyze(case: Path, fmt: str, min_severity: int | None, detection: str | Non
 
 @cli.command()
 @click.argument("case", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="HTML file to write (one self-contained file: no network needed to open it)")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="HTML file to write (one self-contained file: no network needed to open it)",
+)
 @click.option("--title", help="the report's title [default: Incident report: <hosts>]")
-@click.option("--min-severity", type=click.IntRange(min=0), default=0, show_default=True,
-              help="only detections of at least this severity get cards (the summary still counts every one)")
+@click.option(
+    "--min-severity",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="only detections of at least this severity get cards (the summary still counts every one)",
+)
 @allow_options
 @reports_errors
 def report(case: Path, output: Path, title: str | None, min_severity: int, allow: tuple[Path, ...]) -> None:
@@ -398,12 +451,26 @@ def report(case: Path, output: Path, title: str | None, min_severity: int, allow
 @click.argument("case", type=click.Path(path_type=Path))
 @click.argument("query", required=False)
 @output_options
-@click.option("-p", "--param", "params", nargs=2, multiple=True, metavar="NAME VALUE",
-              help="bind VALUE to $NAME in the query (integers are bound as integers)")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    nargs=2,
+    multiple=True,
+    metavar="NAME VALUE",
+    help="bind VALUE to $NAME in the query (integers are bound as integers)",
+)
 @engine_options
 @reports_errors
-def sql(case: Path, query: str | None, fmt: str, params: tuple[tuple[str, str], ...], engine_name: str,
-        master: str | None, spark_conf: tuple[str, ...]) -> None:
+def sql(
+    case: Path,
+    query: str | None,
+    fmt: str,
+    params: tuple[tuple[str, str], ...],
+    engine_name: str,
+    master: str | None,
+    spark_conf: tuple[str, ...],
+) -> None:
     """Query a case with SQL: `events`, the family views, `detections` and one view per rule.
 
     Without QUERY, an interactive prompt (.tables, .schema [view], .help, .quit; history in
@@ -441,22 +508,47 @@ def sql(case: Path, query: str | None, fmt: str, params: tuple[tuple[str, str], 
 
 @cli.command()
 @click.argument("scenarios", nargs=-1)
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
-              help="directory to write case.parquet, truth.json and the requested outputs into")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="directory to write case.parquet, truth.json and the requested outputs into",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="the same seed gives the same host and events")
-@click.option("--events", type=click.IntRange(min=0), default=200_000, show_default=True,
-              help="approximate events of benign background activity (0: the techniques alone)")
-@click.option("--duration", type=click.FloatRange(min=1),
-              help="simulated seconds [default: events / 1000; never shorter than the techniques need]")
+@click.option(
+    "--events",
+    type=click.IntRange(min=0),
+    default=200_000,
+    show_default=True,
+    help="approximate events of benign background activity (0: the techniques alone)",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=1),
+    help="simulated seconds [default: events / 1000; never shorter than the techniques need]",
+)
 @click.option("--host", default="WS-ALICE01", show_default=True, help="host name")
 @click.option("--start", callback=parse_utc, help="UTC start of the capture [default: 2026-03-02T09:00:00Z]")
-@click.option("--formats", default="ioctl", show_default=True,
-              help="Sleepwalker outputs to write, comma-separated: ioctl,jsonl,console,printer,suite,controller,etl "
-                   "(empty: none)")
+@click.option(
+    "--formats",
+    default="ioctl",
+    show_default=True,
+    help="Sleepwalker outputs to write, comma-separated: ioctl,jsonl,console,printer,suite,controller,etl "
+    "(empty: none)",
+)
 @click.option("--list", "list_", is_flag=True, help="list the scenarios (name, ATT&CK id, description) and exit")
 @reports_errors
-def simulate(scenarios: tuple[str, ...], output: Path | None, seed: int, events: int, duration: float | None,
-             host: str, start: datetime | None, formats: str, list_: bool) -> None:
+def simulate(
+    scenarios: tuple[str, ...],
+    output: Path | None,
+    seed: int,
+    events: int,
+    duration: float | None,
+    host: str,
+    start: datetime | None,
+    formats: str,
+    list_: bool,
+) -> None:
     """Simulate a Windows 11 host under Sleepwalker: techniques with known detections, benign noise around them.
 
     With no SCENARIO, every technique runs on a busy host. Writes DIR/case.parquet (one row per event the driver
@@ -476,8 +568,15 @@ def simulate(scenarios: tuple[str, ...], output: Path | None, seed: int, events:
         return
     if output is None:
         raise click.UsageError("give -o DIR (or --list)")
-    options = run.Options(seed=seed, host=host, events=events, duration_s=duration, benign=events > 0,
-                          scenarios=scenarios or None, formats=tuple(f for f in formats.split(",") if f.strip()))
+    options = run.Options(
+        seed=seed,
+        host=host,
+        events=events,
+        duration_s=duration,
+        benign=events > 0,
+        scenarios=scenarios or None,
+        formats=tuple(f for f in formats.split(",") if f.strip()),
+    )
     if start is not None:
         options.start = start
     result = run.simulate(output, options)

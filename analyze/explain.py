@@ -29,7 +29,7 @@ _EVIDENCE_COLUMNS = (
 class NoSuchDetectionError(SwkError):
     """`--explain` named an id the case does not have."""
 
-    hint = "list the ids with --format jsonl, or: swk sql CASE \"select id, name from detections\""
+    hint = 'list the ids with --format jsonl, or: swk sql CASE "select id, name from detections"'
 
 
 def _hex(value: int | None, width: int = 0) -> str:

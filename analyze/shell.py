@@ -39,7 +39,7 @@ def _reader(interactive: bool, stdin: TextIO) -> Callable[[str], str | None]:
                 return None
 
         return ask
-    return lambda _prompt: (line.rstrip("\n") if (line := stdin.readline()) else None)
+    return lambda _prompt: line.rstrip("\n") if (line := stdin.readline()) else None
 
 
 def _statements(read: Callable[[str], str | None]) -> Iterator[str]:
@@ -105,7 +105,7 @@ def _one(con: duckdb.DuckDBPyConnection, statement: str, *, fmt: str, params: di
     elif statement == ".tables":
         out.write("\n".join(relations(con)) + "\n")
     elif statement.startswith(".schema"):
-        name = statement[len(".schema"):].strip() or None
+        name = statement[len(".schema") :].strip() or None
         write_rows(schema(con, name), ["relation", "column", "type"], fmt, out)
     elif statement.startswith("."):
         raise ValueError(f"unknown command {statement.split()[0]} (.help lists them)")

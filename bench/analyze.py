@@ -66,8 +66,9 @@ def build_table(n: int, seed: int = 1) -> pa.RecordBatch:
         "target_pid": pa.array(np.where(family == "registry", 0, target), pa.int64()),
         "access_mask": pa.array(access, pa.int64()),
         "class_id": pa.array(np.where(is_handle, rng.choice(np.array([1, 1, 1, 1, 0, 2]), n), 0), pa.int32()),
-        "class_name": pa.array(np.where(family == "apc", rng.choice(np.array(["REMOTE_APC_INTENT",
-                                                                              "THREAD_CONTEXT_INTENT"]), n), None)),
+        "class_name": pa.array(
+            np.where(family == "apc", rng.choice(np.array(["REMOTE_APC_INTENT", "THREAD_CONTEXT_INTENT"]), n), None)
+        ),
         "flags": pa.array(np.where(rng.random(n) < 0.9, 0x3C600, 0x3C600 | 0x800), pa.int64()),
         "is_thread_object": pa.array(is_handle & (rng.random(n) < 0.2)),
         "corr_flags": pa.array(corr, pa.int64()),
@@ -82,14 +83,16 @@ def build_table(n: int, seed: int = 1) -> pa.RecordBatch:
         "start_region_status": pa.array(np.zeros(n, np.int32), pa.int32()),
         "start_region_type": pa.array(np.where(rng.random(n) < 0.97, 0x1000000, 0x20000), pa.int64()),
         "start_region_protect": pa.array(np.where(rng.random(n) < 0.97, 0x20, 0x40), pa.int64()),
-        "image_path": pa.array(np.where(family == "image", _pick(rng, PATHS, n, [0.15, 0.05, 0.3, 0.3, 0.15, 0.05]),
-                                        None)),
+        "image_path": pa.array(
+            np.where(family == "image", _pick(rng, PATHS, n, [0.15, 0.05, 0.3, 0.3, 0.15, 0.05]), None)
+        ),
         "is_system_mode": pa.array(np.where(family == "image", rng.random(n) < 0.1, None), pa.bool_()),
         "key_path": pa.array(np.where(family == "registry", _pick(rng, KEYS, n), None)),
         "detection_name": pa.array(np.where(family == "detection", _pick(rng, NAMES, n), None)),
         "severity": pa.array(np.where(family == "detection", 4, None), pa.int32()),
-        "event_name": pa.array(np.where(family == "ti", np.asarray(TI_NAMES, dtype=object)[
-            np.searchsorted([1, 2, 7], ti_task)], None)),
+        "event_name": pa.array(
+            np.where(family == "ti", np.asarray(TI_NAMES, dtype=object)[np.searchsorted([1, 2, 7], ti_task)], None)
+        ),
         "task": pa.array(np.where(family == "ti", ti_task, None), pa.int32()),
         "region_size": pa.array(np.where(family == "ti", rng.choice(np.array([0x1000, 0x10000]), n), None), pa.int64()),
         "protect": pa.array(np.where(family == "ti", rng.choice(np.array([0x04, 0x20, 0x40]), n), None), pa.int64()),

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
 from harness import WORK, Measure
 
 
@@ -58,7 +57,7 @@ def naive(n: int) -> int:
     rows: list[dict] = []
     count = 0
     for off in range(0, len(data) - 767, 768):
-        size, typ, stream, seq, qpc = _HDR.unpack_from(data, off)
+        _size, typ, stream, seq, qpc = _HDR.unpack_from(data, off)
         row = {"family": "handle" if typ == 1 else "thread", "sequence": seq, "raw_clock": qpc, "stream_mask": stream}
         if typ == 1:
             caller, target = struct.unpack_from("<QQ", data, off + 24)

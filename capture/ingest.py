@@ -119,8 +119,12 @@ def ingest(inputs: list[Path], output: Path, options: Options, *,
                 announce(f"{item.path}: {item.fmt} ({item.chosen_by})")
             digest: Future[str] = hasher.submit(sha256_of, item.path)
             stats = writer.begin_input(str(item.path), item.fmt, sha256=digest, size=item.size, host=options.host)
-            ctx = ReadContext(host=options.host, boot_time=options.boot_time, qpc_frequency=options.qpc_frequency,
-                              progress=(lambda d, b=done_before: progress(b + d, total)) if progress else None)
+            ctx = ReadContext(
+                host=options.host,
+                boot_time=options.boot_time,
+                qpc_frequency=options.qpc_frequency,
+                progress=(lambda d, b=done_before: progress(b + d, total)) if progress else None,
+            )
             reader = capture.load(item.fmt)
             for out in reader.read(item.path, ctx):
                 if isinstance(out, Reject):

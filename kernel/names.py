@@ -47,7 +47,16 @@ THREAD_ACCESS_NAMES: tuple[tuple[str, int], ...] = (
 )
 
 PROTECT_PREFIXES = (("GUARD", 0x100), ("NOCACHE", 0x200), ("WRITECOMBINE", 0x400))
-PROTECT_LOW = {0x01: "NOACCESS", 0x02: "R", 0x04: "RW", 0x08: "WCOPY", 0x10: "X", 0x20: "XR", 0x40: "XRW", 0x80: "XWCOPY"}
+PROTECT_LOW = {
+    0x01: "NOACCESS",
+    0x02: "R",
+    0x04: "RW",
+    0x08: "WCOPY",
+    0x10: "X",
+    0x20: "XR",
+    0x40: "XRW",
+    0x80: "XWCOPY",
+}
 MEMORY_STATES = {0x1000: "COMMIT", 0x2000: "RESERVE", 0x10000: "FREE"}
 MEMORY_TYPES = {0x1000000: "IMAGE", 0x40000: "MAPPED", 0x20000: "PRIVATE"}
 CORR_NAMES = (("ProcessMemory", IntentFlag.PROCESS_MEMORY), ("ThreadContext", IntentFlag.THREAD_CONTEXT),

@@ -45,9 +45,15 @@ COMMON = [
     _f("ts", TS, "UTC event time (IOCTL records: boot time + QPC / frequency, see the manifest's clock)"),
     _f("raw_clock", I64, "the source's own clock value: QPC ticks or FILETIME"),
     _f("clock", STR, "what raw_clock is: qpc, filetime, text"),
-    _f("family", STR, "handle, thread, apc, process, image, registry, detection, ti, file, generic, reject",
-       nullable=False),
-    _f("kind", STR, "namespaced source kind, e.g. sleepwalker:ioctl:handle, sleepwalker:etw:ThreadTelemetry, sysmon:10"),
+    _f(
+        "family",
+        STR,
+        "handle, thread, apc, process, image, registry, detection, ti, file, generic, reject",
+        nullable=False,
+    ),
+    _f(
+        "kind", STR, "namespaced source kind, e.g. sleepwalker:ioctl:handle, sleepwalker:etw:ThreadTelemetry, sysmon:10"
+    ),
     _f("source_format", STR, "reader that produced the row: ioctl, etl, jsonl, console, printer, evtx, ..."),
     _f("source_file", STR, "input path as given to swk"),
     _f("source_offset", I64, "byte offset (binary inputs) or 1-based line number (text inputs)"),

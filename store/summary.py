@@ -45,8 +45,10 @@ def summarize(case: Case) -> dict[str, Any]:
         "events": sum(v for k, v in families.items() if k != "reject"),
         "rejects": families.get("reject", 0),
         "families": dict(sorted(families.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "time_span": {"first": iso(first * 1000) if first is not None else None,
-                      "last": iso(last * 1000) if last is not None else None},
+        "time_span": {
+            "first": iso(first * 1000) if first is not None else None,
+            "last": iso(last * 1000) if last is not None else None,
+        },
         "hosts": dict(sorted(hosts.items())),
         "pids_seen": len(pids),
         "clock": manifest.get("clock"),

@@ -66,6 +66,7 @@ VALID = 0x3C600  # every stack check passed
 
 # --- 1. handle operations: class_id = 2; STACK also needs flags with an anomaly ----------------------------------
 
+
 @pytest.mark.parametrize(("row", "expected"), [
     (handle(0, class_id=2, flags=VALID), ["DIRECT_SYSCALL_SUSPECT_HANDLE_OPERATION"]),
     (handle(0, class_id=1, flags=VALID | 0x800), []),  # near-miss: class
@@ -82,6 +83,7 @@ def test_handle_rules(detect, row, expected):
 
 
 # --- 2. APC monitor --------------------------------------------------------------------------------------------
+
 
 def apc_open(ms: float, mask: int = 0x10, **kw: Any) -> dict[str, Any]:
     return handle(ms, is_thread_object=True, access_mask=mask, **kw)
@@ -164,6 +166,7 @@ def test_intents_are_the_handle_rows_of_the_pair_at_most_5000_floor_ms_before(de
 
 # --- 4. kernel mark chain: anchored 30 s window, cooldowns kept across resets ------------------------------------
 
+
 def suspicious(ms: float, **kw: Any) -> dict[str, Any]:
     """REMOTE|OUTSIDE_IMAGE, no intent: half of a medium."""
     return thread(ms, outside_main_image=True, **kw)
@@ -210,6 +213,7 @@ def test_mark_chain_keys_actor_zero_as_the_target(detect):
 
 # --- 5. ntdll ----------------------------------------------------------------------------------------------------
 
+
 def ntdll(ms: float, pid: int = 8, path: str = r"\Device\HarddiskVolume3\Windows\System32\NTDLL.dll",
           **kw: Any) -> dict[str, Any]:  # fmt: skip
     return {"family": "image", "ms": ms, "actor_pid": pid, "target_pid": pid, "image_path": path, **kw}
@@ -235,6 +239,7 @@ def test_ntdll_path_and_the_512_slot_counter(detect):
 
 # --- 6. registry -------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("key", "attack"), [
     (r"\REGISTRY\MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\RunOnce", "T1547.001"),
     (r"\REGISTRY\MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Image File Execution Options\x.exe",
@@ -249,6 +254,7 @@ def test_high_value_registry(detect, key, attack):
 
 
 # --- 9. controller chain -----------------------------------------------------------------------------------------
+
 
 def etw_thread(ms: float, **kw: Any) -> dict[str, Any]:
     """A controller thread step: start outside the main image (THREAD_START_OUTSIDE_IMAGE|IMAGE_DRIFT)."""

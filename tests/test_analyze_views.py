@@ -80,8 +80,13 @@ def test_catalogue_and_needles_views_equal_kernel_catalogue(tmp_path):
 
 ROWS = [
     {"family": "image", "ms": 0, "actor_pid": 8, "target_pid": 8, "image_path": r"\Windows\System32\ntdll.dll"},
-    {"family": "registry", "ms": 1, "actor_pid": 8, "key_path": r"\REGISTRY\MACHINE\SOFTWARE\Microsoft\Windows"
-                                                               r"\CurrentVersion\Run"},
+    {
+        "family": "registry",
+        "ms": 1,
+        "actor_pid": 8,
+        "key_path": r"\REGISTRY\MACHINE\SOFTWARE\Microsoft\Windows"
+        r"\CurrentVersion\Run",
+    },
 ]
 
 

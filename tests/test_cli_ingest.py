@@ -57,8 +57,10 @@ def test_not_a_record_file_is_one_line_and_exit_1(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["ingest", "--format", "ioctl", str(text), "-o", str(tmp_path / "c.parquet")])
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert errors == [f"Error: {text} @0x00000000: EVENT_HEADER.Size=1953723754, expected 768 or 1496: not a "
-                      "Sleepwalker record file (check the file, or pass --format to pick another reader)"]
+    assert errors == [
+        f"Error: {text} @0x00000000: EVENT_HEADER.Size=1953723754, expected 768 or 1496: not a "
+        "Sleepwalker record file (check the file, or pass --format to pick another reader)"
+    ]
     assert "Traceback" not in result.output
     assert not (tmp_path / "c.parquet").exists()
 

@@ -140,8 +140,16 @@ def test_threat_intel_values_same(tmp_path):
     rows = []
     # 0, at or before 1970 (digits), dates, past 2**63 (digits), the last second of 9999, and two past 9999-12-31
     # (a FILETIME the scalar decoder cannot date: the event is rejected)
-    times = [0, 5, 116_444_736_000_000_000, 134_170_000_123_456_789, 0xFFFF_FFFF_FFFF_FFF0,
-             2_650_467_743_990_000_000, 2_650_467_744_000_000_000, 0x7FFF_FFFF_FFFF_FFFF]
+    times = [
+        0,
+        5,
+        116_444_736_000_000_000,
+        134_170_000_123_456_789,
+        0xFFFF_FFFF_FFFF_FFF0,
+        2_650_467_743_990_000_000,
+        2_650_467_744_000_000_000,
+        0x7FFF_FFFF_FFFF_FFFF,
+    ]
     for i, when in enumerate(times * 3):
         row = dict(base, raw_clock=base["raw_clock"] + i, etw_event_id=1, etw_version=1, task=1)
         row["fields_json"] = (f'{{"CallingProcessId": {4000 + i}, "CallingProcessCreateTime": {when}, '
@@ -169,4 +177,6 @@ def test_threat_intel_values_same(tmp_path):
                                              boot_time=134_000_000_000_000_000), ((r, 0) for r in records))  # fmt: skip
     path.write_bytes(fh.getvalue())
     items = both(path, 64 << 10, 10)
-    assert sum(isinstance(i, Reject) for i in items) == 3 and sum(i.num_rows for i in items if hasattr(i, "num_rows")) == 4
+    assert (
+        sum(isinstance(i, Reject) for i in items) == 3 and sum(i.num_rows for i in items if hasattr(i, "num_rows")) == 4
+    )

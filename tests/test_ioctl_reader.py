@@ -195,4 +195,5 @@ def test_many_chunks_keep_file_order(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert table.column("family").to_pylist() == kinds
     thread_flags = recs["Data"]["Thread"]["Flags"][recs["Header"]["Type"] == 2]
     assert table.filter(pa.compute.equal(table.column("family"), "thread")).column("is_remote").to_pylist() == [
-        bool(f & ThreadFlag.REMOTE_CREATOR) for f in thread_flags]
+        bool(f & ThreadFlag.REMOTE_CREATOR) for f in thread_flags
+    ]

@@ -49,7 +49,12 @@ def test_states_types_and_corr() -> None:
 
 def test_flag_tables_follow_the_printers() -> None:
     assert names.flag_names(0xCD, names.CLIENT_HANDLE_FLAG_NAMES) == [
-        "ExecProtect", "FromExe", "MemoryRelated", "DeepCandidate", "DeepCaptured"]
+        "ExecProtect",
+        "FromExe",
+        "MemoryRelated",
+        "DeepCandidate",
+        "DeepCaptured",
+    ]
     assert names.flag_names(0x13F, names.THREAD_FLAG_NAMES) == [
         "GotStart", "GotRange", "RemoteCreator", "OutsideMainImage", "CorrelatedIntent", "IntentProcessMemory",
         "StartRegionExec"]  # fmt: skip

@@ -188,6 +188,7 @@ def _texts(data: bytearray, u8: np.ndarray, s: np.ndarray, e: np.ndarray, width:
     hint.raw, hint.texts = [raws[c] for c in top], [texts[c] for c in top]
     return pa.array(texts, type=pa.string()).take(pa.array(index))
 
+
 def _binary(u8: np.ndarray, s: np.ndarray, e: np.ndarray) -> pa.Array:
     """Binary values `u8[s:e]` as one Arrow array (offsets and one flat copy of the bytes)."""
     length = e - s
