@@ -26,8 +26,8 @@ from swk.capture.base import Reject
 from swk.capture.sysmon.rows import Stats
 
 WORKERS = max(1, min(os.cpu_count() or 1, 8))
-QUEUED = 2 * WORKERS  # tasks given to workers at once: each has one and the next is waiting
-HELD = 4 * WORKERS  # tasks in hand at once (given to workers, decoded here, or done and not yet taken)
+QUEUED = WORKERS + 1  # tasks given to workers at once: each has one and the next is waiting
+HELD = QUEUED + WORKERS  # tasks in hand at once (given to workers, decoded here, or done and not yet taken)
 _pool: ProcessPoolExecutor | None = None
 
 
