@@ -235,17 +235,30 @@ class Bulk:
         """Registry, handle and image rows of every slice applied since the last call (the sink's flush)."""
         if not self._slices:
             return []
-        parts: list[list[np.ndarray]] = [[] for _ in range(10)]
-        for first, i, j, keep, sequences, workers, arrays in self._slices:
-            cols = [a[i:j] for a in arrays]
+        # slices of one chunk are taken from its arrays at once (a flush spans a few chunks and thousands of slices)
+        parts: list[list[np.ndarray]] = [[] for _ in range(7)]
+        eid_parts: list[np.ndarray] = []
+        sequences: list[int] = []
+        workers: list[int] = []
+        positions: list[np.ndarray] = []
+        arrays: tuple[np.ndarray, ...] = ()
+        for first, i, j, keep, seq, work, chunk in self._slices:
+            if positions and chunk[0] is not arrays[0]:
+                self._take(arrays, positions, parts)
+                positions = []
+            arrays = chunk
+            pos = np.arange(i, j, dtype=np.int64)
             if keep is not None:
-                cols = [c[keep] for c in cols]
-            cols.insert(0, np.arange(first, first + len(cols[0]), dtype=np.int64))
-            cols += [np.array(sequences, dtype=np.int64), np.array(workers, dtype=np.int64)]  # of the handle rows
-            for k, c in enumerate(cols):
-                parts[k].append(c)
+                pos = pos[keep]
+            positions.append(pos)
+            eid_parts.append(np.arange(first, first + len(pos), dtype=np.int64))
+            sequences += seq  # of the handle rows
+            workers += work
+        self._take(arrays, positions, parts)
         self._slices = []
-        eids, ts, kind, reg, handle, dll, actor, target, sequences, workers = (np.concatenate(p) for p in parts)
+        ts, kind, reg, handle, dll, actor, target = (np.concatenate(p) for p in parts)
+        eids = np.concatenate(eid_parts)
+        sequences, workers = np.array(sequences, dtype=np.int64), np.array(workers, dtype=np.int64)
         cols = {"eids": eids, "ts": ts, "reg": reg, "handle": handle, "dll": dll, "actor": actor, "target": target}
         out = []
         for code, build in ((REGISTRY, self._registry_rows), (HANDLE, self._handle_rows), (IMAGE, self._image_rows)):
@@ -253,6 +266,12 @@ class Bulk:
             if mask.any():
                 out.append(build(sink, {k: v[mask] for k, v in cols.items()}, sequences, workers))
         return out
+
+    @staticmethod
+    def _take(arrays: tuple[np.ndarray, ...], positions: list[np.ndarray], parts: list[list[np.ndarray]]) -> None:
+        index = np.concatenate(positions)
+        for part, array in zip(parts, arrays, strict=True):
+            part.append(array[index])
 
     def _common(self, sink: CaseSink, c: dict, family: str, event: str, header_pid: np.ndarray,
                 header_tid: np.ndarray) -> dict:  # fmt: skip

@@ -9,6 +9,7 @@ which is expanded into ~20 columns only when a batch is built) and handed over i
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -82,6 +83,8 @@ class CaseSink:
         self._rows: dict[str, list[tuple]] = {family: [] for family in LAYOUT}
         self.producers: list[Any] = []  # build their own rows at flush (`tables(sink)`), ids taken with `take`
         self.on_flush: Callable[[], None] | None = None  # called after every flush
+        self._worker: ThreadPoolExecutor | None = None
+        self._in_flight: Future[None] | None = None
 
     def take(self, rows: int) -> None:
         """`rows` event ids are used by a producer's rows (it numbered them from `next_id`)."""
@@ -177,22 +180,46 @@ class CaseSink:
     # -- batches -----------------------------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Hand the pending rows over in event-id order."""
+        """Hand the pending rows over in event-id order.
+
+        The rows are built here; ordering them and `deliver` run on the sink's own thread (Arrow's work, without
+        the GIL), one flush behind the simulation: the next flush, or `close`, waits for it and raises its error.
+        """
         if not self.pending:
             return
         tables = [self._handle_table()] if self._handles else []
         tables += [self._family_table(family, rows) for family, rows in self._rows.items() if rows]
         tables += [table for producer in self.producers for table in producer.tables(self)]
-        table = in_id_order(tables)
-        self.rows += table.num_rows
+        self.rows += sum(t.num_rows for t in tables)
         self._handles = []
         self._rows = {family: [] for family in LAYOUT}
         self._classes, self._class_list = {}, []
         self.pending = 0
-        for batch in table.to_batches():
-            self.deliver(batch)
+        self.wait()
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="swk-case-sink")
+        self._in_flight = self._worker.submit(self._deliver, tables)
         if self.on_flush is not None:
             self.on_flush()
+
+    def _deliver(self, tables: list[pa.Table]) -> None:
+        for batch in in_id_order(tables).to_batches():
+            self.deliver(batch)
+
+    def wait(self) -> None:
+        """Wait until every flushed row is delivered (raises what delivering raised)."""
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
+
+    def close(self) -> None:
+        """`wait`, then stop the sink's thread."""
+        try:
+            self.wait()
+        finally:
+            if self._worker is not None:
+                self._worker.shutdown()
+                self._worker = None
 
     def _qpc(self, ts: pa.Array) -> pa.Array:
         since_boot = pc.subtract(ts, self.boot_us)

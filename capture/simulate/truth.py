@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,17 @@ FIELDS = ("rule", "name", "severity", "engine", "actor_pid", "target_pid", "ts",
           "live_event_id")  # fmt: skip
 
 
+_VALUES = attrgetter(*FIELDS)
+
+
 def record(d: Detection) -> dict[str, Any]:
     """One detection as a JSON object (times in µs since the Unix epoch)."""
-    out = {k: getattr(d, k) for k in FIELDS}
+    out = dict(zip(FIELDS, _VALUES(d), strict=True))
     out["evidence"] = list(d.evidence)
     return out
+
+
+_encode = json.JSONEncoder().encode  # json.dumps() with its default arguments, without its per-call argument checks
 
 
 class TruthStream:
@@ -38,11 +45,14 @@ class TruthStream:
 
     def add(self, raised: list[Raised]) -> None:
         """Append final detections (all later ones sort after them: they are raised later)."""
-        for r in sorted(raised, key=Raised.order):
-            self.count += 1
-            self.rules[r.rule] += 1
-            d = r.to_detection(self.count, "live", r.live_event_id)
-            self._fh.write(("  " if self.count == 1 else ",\n  ") + json.dumps(record(d)))
+        if not raised:
+            return
+        raised = sorted(raised, key=Raised.order)
+        self.rules.update(r.rule for r in raised)
+        first = self.count + 1
+        lines = [_encode(record(r.to_detection(i, "live", r.live_event_id))) for i, r in enumerate(raised, first)]
+        self.count += len(raised)
+        self._fh.write(("  " if first == 1 else ",\n  ") + ",\n  ".join(lines))
 
     def finish(self, meta: dict[str, Any]) -> None:
         """Write truth.json: the simulation's parameters, the count, the detections (one per line)."""
