@@ -123,6 +123,7 @@ def _assemble(con: duckdb.DuckDBPyConnection, case: Case, summary: dict[str, Any
     p = asdict(limits) | {"min_severity": min_severity}
     rows(con, "shown", **p)
     triggers = [t for (t,) in con.execute("SELECT trigger_event_id FROM report_shown").fetchall()]
+    rows(con, "shown_times", triggers=triggers)
     rows(con, "cited", triggers=triggers)
     rows(con, "evidence", **p)
     counts = rows(con, "counts")

@@ -39,6 +39,17 @@ def test_summary_manifest_and_counts(report):
     assert report["top"]["target"][0]["label"] == "notepad.exe (5150)"
 
 
+def test_cards_span_their_evidence_as_the_detections_view_does(case, report):
+    from swk.analyze.engine import connect
+    from swk.reports.data import when
+
+    con = connect(case)
+    expected = {i: (f, la) for i, f, la in con.execute("SELECT id, first_ts, last_ts FROM detections").fetchall()}
+    got = {c["id"]: (c["first_ts"], c["last"]) for c in report["cards"]}
+    assert got == {i: (expected[i][0], when(expected[i][1])) for i in got}
+    assert any(expected[i][0] < expected[i][1] for i in got)  # chains whose evidence spans time are among them
+
+
 def test_cards_are_severity_ordered(report):
     severities = [c["severity"] for c in report["cards"]]
     assert severities == sorted(severities, reverse=True)
