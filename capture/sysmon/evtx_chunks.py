@@ -147,6 +147,8 @@ def patched(chunk: Chunk) -> bytes:
     """The chunk as the parser should see it: 64 KiB; every gap a sound record follows turned into one record with
     an invalid BinXML token, so the parser rejects that stretch and goes on to the next record; and a gap nothing
     follows ended, so the parser cannot make an event of a record cut short (the zero padding would let it)."""
+    if not chunk.gaps and len(chunk.data) == CHUNK_SIZE:
+        return chunk.data  # nearly every chunk: nothing to patch, and no copy
     data = bytearray(chunk.data.ljust(CHUNK_SIZE, b"\x00"))
     for gap in chunk.gaps:
         start = gap.offset - chunk.offset

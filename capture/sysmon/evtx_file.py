@@ -12,6 +12,7 @@ EVTX-ATTACK-SAMPLES come out of `records()` as XML that is not well-formed.
 from __future__ import annotations
 
 import io
+import operator
 import re
 import struct
 import warnings
@@ -41,6 +42,7 @@ from swk.errors import WrongFormat
 NAME = "evtx"
 DESCRIPTION = "Windows event logs (.evtx): Sysmon, Security and other channels, mapped to the case's families"
 _RECORD_NUMBER = re.compile(r"record number (\d+)")
+_ID_AND_JSON = operator.itemgetter("event_record_id", "data")
 CHUNKS_PER_TASK = 128  # 8 MiB of log (~3,000 events) per unit of work: a batch per unit, so not smaller
 PARALLEL_CHUNKS = 256  # from 16 MiB on (two units or more), chunks are decoded in worker processes
 
@@ -172,9 +174,8 @@ def _parse(one_chunk_file: bytes) -> tuple[list[tuple[int, str]], dict[int, str]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out: list[tuple[int, str]] = []
-        try:
-            for record in parser.records_json():
-                out.append((record["event_record_id"], record["data"]))
+        try:  # extend keeps what came before an error
+            out.extend(map(_ID_AND_JSON, parser.records_json()))
         except RuntimeError as exc:  # skip_errors turns record errors into warnings; anything else ends the chunk
             caught.append(warnings.WarningMessage(str(exc), RuntimeWarning, "", 0))
     for warning in caught:
