@@ -5,6 +5,7 @@ Every field of docs/detections.md section 11 must be identical; a difference is 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,46 @@ def test_dense_random_cases_on_the_edges(tmp_path, seed):
     table = assert_same(case)
     assert len(table) > 500
     assert min(d["ts"] for d in table) >= T0_US
+
+
+def _tie_rows(seed: int, clusters: int) -> list[dict[str, Any]]:
+    """Reconciliation ties: clusters of triggers and live rows of one group, each side in runs of equal times (as
+    the client JSONL's millisecond times give), shuffled so event ids do not follow time, clusters apart by steps
+    near the nearest-time ties and the 2000 ms bound."""
+    rng = random.Random(seed)
+    run_key = r"\REGISTRY\MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Run"
+    rows, base = [], 0.0
+    for _ in range(clusters):
+        base += rng.choice((1, 2, 1000, 2000, 2001, 3000))
+        actor, target = rng.choice((100, 104)), rng.choice((200, 208))
+        registry = rng.random() < 0.3
+        cluster = []
+        for side in ("reconstructed", "live"):
+            ms = base + rng.choice((0, 0, 0.5, 1, 2))
+            for _ in range(rng.choice((0, 1, 1, 2, 2, 3))):
+                if side == "live":
+                    name = "HIGH_VALUE_REGISTRY_ACTIVITY" if registry else "REMOTE_THREAD_OUTSIDE_MAIN_IMAGE"
+                    cluster.append({"family": "detection", "ms": ms, "actor_pid": actor, "severity": 4,
+                                    "target_pid": 0 if registry else target, "detection_name": name})  # fmt: skip
+                elif registry:
+                    cluster.append({"family": "registry", "ms": ms, "actor_pid": actor, "key_path": run_key})
+                else:
+                    cluster.append({"family": "thread", "ms": ms, "actor_pid": actor, "target_pid": target,
+                                    "kind": "sleepwalker:etw:ThreadTelemetry", "corr_flags": 0,
+                                    "outside_main_image": True, "got_start": True, "start_region_exec": True,
+                                    "start_region_status": 0, "start_region_type": 0x1000000,
+                                    "start_region_protect": 0x20})  # fmt: skip
+        rng.shuffle(cluster)
+        rows += cluster
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_dense_random_reconciliation_ties(tmp_path, seed):
+    case = write_case(tmp_path / "ties.parquet", _tie_rows(seed, 1_500), host=f"TIES{seed}")
+    table = assert_same(case)
+    confirmed = Counter(
+        (d["rule"], d["actor_pid"], d["target_pid"], d["ts"]) for d in table if d["status"] == "confirmed"
+    )
+    assert sum(n > 1 for n in confirmed.values()) > 20  # runs of two or more confirmed at one time
+    assert {"reconstructed-only", "live-only"} <= {d["status"] for d in table}

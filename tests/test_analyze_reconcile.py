@@ -12,7 +12,9 @@ import pytest
 
 from swk.analyze import engine
 from swk.analyze.testing import write_case
-from swk.capture.simulate import Options, simulate
+from swk.capture.simulate import Options, case_rows, simulate
+from swk.kernel import model
+from swk.kernel.model import rowkit
 from swk.store.writer import CaseWriter
 
 
@@ -89,3 +91,55 @@ def test_mutual_nearest_within_2000_floor_ms(tmp_path):
         (7, "live-only", 7, "HIGH_VALUE_REGISTRY_ACTIVITY"),  # a NULL pid matches nothing
         (8, "live-only", 8, "DRIVER_DISPATCH_OR_OBJECT_TAMPER"),
     ]
+
+
+# Ties (section 10): each token is a row, event id = its position; `r@ms` a thread row that raises
+# REMOTE_THREAD_OUTSIDE_MAIN_IMAGE, `l@ms` the live row of that name, all in one group. Runs of equal times match as
+# units by mutual nearest time and pair off in id order; what the longer run has over the other stays unmatched.
+TIES = {
+    "2x2 at one time": ("r@0 r@0 l@1 l@1", [(1, 3), (2, 4)]),
+    "3x2: a reconstructed leftover": ("r@0 r@0 r@0 l@1 l@1", [(1, 4), (2, 5)]),
+    "2x3: a live leftover": ("r@0 r@0 l@1 l@1 l@1", [(1, 3), (2, 4)]),
+    "interleaved ids pair in id order": ("l@5 r@5 l@5 r@5", [(2, 1), (4, 3)]),
+    "equal distance either side: the earlier live run": ("l@900 r@1000 r@1000 l@1100 l@1100", [(2, 1)]),
+    "equal distance either side: the earlier reconstructed run": ("r@900 l@1000 l@1000 r@1100 r@1100", [(1, 2)]),
+    "equal distance: the earlier live run, not the lower id": ("l@1100 r@1000 l@900", [(2, 3)]),
+    "runs at different times": ("r@0 r@0 l@10 l@10 r@5000 r@5000 l@5010", [(1, 3), (2, 4), (5, 7)]),
+    "a run is one time: the other live row is not its nearest": ("r@0 r@0 l@0 l@0.001", [(1, 3)]),
+    "runs 2001 ms apart do not match": ("r@0 r@0 l@2001 l@2001", []),
+    "runs 2000.999 ms apart match": ("r@0 r@0 l@2000.999 l@2000.999", [(1, 3), (2, 4)]),
+}
+
+
+def tie_rows(spec: str) -> list[dict]:
+    rows = []
+    for eid, token in enumerate(spec.split(), 1):
+        side, ms = token.split("@")
+        rows.append(
+            rowkit.thread(eid, float(ms), 100, 200) if side == "r" else rowkit.live(eid, float(ms), OUT, 100, 200)
+        )
+    return rows
+
+
+OUT = "REMOTE_THREAD_OUTSIDE_MAIN_IMAGE"
+
+
+@pytest.mark.parametrize("engine_name", ["model", "sql"])
+@pytest.mark.parametrize("case", list(TIES))
+def test_equal_time_runs_pair_off_in_id_order(tmp_path, case, engine_name):
+    spec, pairs = TIES[case]
+    rows = tie_rows(spec)
+    path = write_case(tmp_path / "c.parquet", [{k: v for k, v in r.items() if k not in ("event_id", "ts")}
+                                               | {"us": r["ts"]} for r in rows])  # fmt: skip
+    if engine_name == "sql":
+        got = engine.connect(path).execute("SELECT trigger_event_id, status, live_event_id FROM detections").fetchall()
+    else:
+        got = [(d.trigger_event_id, d.status, d.live_event_id) for d in model.analyze(case_rows(path))]
+    reconstructed = [eid for eid, token in enumerate(spec.split(), 1) if token[0] == "r"]
+    live = [eid for eid, token in enumerate(spec.split(), 1) if token[0] == "l"]
+    matched = dict(pairs)
+    expected = [
+        (r, "confirmed", matched[r]) if r in matched else (r, "reconstructed-only", None) for r in reconstructed
+    ]
+    expected += [(eid, "live-only", eid) for eid in live if eid not in matched.values()]
+    assert sorted(got) == sorted(expected)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from swk.kernel.model import Detection, OrderError, analyze, rowkit
+from swk.kernel.model.reconcile import _nearest, _runs
 
 OUT = "REMOTE_THREAD_OUTSIDE_MAIN_IMAGE"
 
@@ -29,10 +30,28 @@ def test_mutual_nearest_pairs_and_ties():
     rows = [rowkit.thread(1, 0, 100, 200), rowkit.thread(2, 1000, 100, 200),
             rowkit.live(3, 900, OUT, 100, 200), rowkit.live(4, 1100, OUT, 100, 200)]  # fmt: skip
     got = {t: (s, live) for _, s, live, t in statuses(rows)}
-    # live 3 is nearest to thread 2 and thread 2 to live 3 (100 ms vs 100 ms for 4: tie, lower event id)
+    # live 3 is nearest to thread 2 and thread 2 to live 3 (100 ms vs 100 ms for 4: tie, the earlier)
     assert got[2] == ("confirmed", 3)
     assert got[1] == ("reconstructed-only", None)
     assert got[4] == ("live-only", 4)
+
+
+def test_runs_and_nearest_run():
+    assert _runs([0, 0, 5, 7, 7, 7]) == [(0, 0, 2), (5, 2, 3), (7, 3, 6)]
+    assert _runs([]) == []
+    times = [0, 10, 20]
+    assert [_nearest(times, ts) for ts in (-5, 0, 4, 5, 6, 15, 25)] == [0, 0, 0, 0, 1, 1, 2]  # 5, 15: the earlier
+    assert _nearest([], 3) is None
+
+
+def test_equal_time_runs_confirm_each_member():
+    # two detections at one time and two live rows at one time (the JSONL's millisecond times): two pairs, in id
+    # order, not one pair plus a reconstructed-only and a live-only row
+    rows = [rowkit.thread(1, 0, 100, 200), rowkit.thread(2, 0, 100, 200), rowkit.thread(3, 0, 100, 200),
+            rowkit.live(4, 1, OUT, 100, 200), rowkit.live(5, 1, OUT, 100, 200)]  # fmt: skip
+    assert sorted(statuses(rows), key=lambda s: s[3]) == [
+        (OUT, "confirmed", 4, 1), (OUT, "confirmed", 5, 2), (OUT, "reconstructed-only", None, 3)
+    ]  # fmt: skip
 
 
 def test_group_is_name_actor_target():

@@ -192,7 +192,7 @@ def test_the_table_names_real_columns_and_every_writer() -> None:
     for fmts, how in c.REBUILT.items():
         assert set(fmts.split("+")) <= set(WRITERS), fmts
         assert set(how.lost) - {"*"} <= set(BY_RULE) and set(how.kept) <= set(BY_RULE), fmts
-        assert set(how.blind) <= set(COLUMNS), fmts
+        assert set(how.blind) <= set(COLUMNS) and set(how.live_blind) <= set(COLUMNS), fmts
 
 
 # -- detections ---------------------------------------------------------------------------------------------------
@@ -214,6 +214,8 @@ def normal(d: dict[str, Any], how: c.Rebuilt, ids: dict[int, int] | None) -> tup
     if how.ms and ids is None:
         out.update({k: _ms(d[k]) for k in ("ts", "first_ts", "last_ts") if d[k] is not None})
     dropped = {"id", *how.blind} | (set() if how.reconciled else {"status", "live_event_id"})
+    if d["status"] == "live-only":
+        dropped |= set(how.live_blind)
     return tuple((k, v) for k, v in out.items() if k not in dropped)
 
 

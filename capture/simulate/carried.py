@@ -334,6 +334,7 @@ class Rebuilt:
     lost: dict[str, str]  # rule -> why it cannot be rebuilt ("*": every rule but `kept`)
     reconciled: bool = False  # live detections carry a time precise enough to compare statuses and live-only rows
     blind: dict[str, str] = field(default_factory=dict)  # detection column -> why it is not compared
+    live_blind: dict[str, str] = field(default_factory=dict)  # the same, on live-only rows alone
     ms: bool = False  # times compared at the millisecond
     kept: tuple[str, ...] = ()  # with "*": the rules rebuilt all the same
 
@@ -371,6 +372,8 @@ _JSONL = {
     "PROCESS_HOLLOWING_TXF_SUSPECT_CHAIN": _UPLINK_ONLY.format("TI target, size or protection, nor thread facts"),
 }  # fmt: skip
 _TI_PIDS = "TI pids print as 0 (4.5 [Q]): no controller step from TI events"
+_JSONL_LIVE = {"reason": "the detection line carries no reason (5)",
+               "corr_flags": "the detection line carries no correlation (5)"}  # fmt: skip
 
 REBUILT: dict[str, Rebuilt] = {
     "ioctl": Rebuilt("boot time + QPC / frequency (2.4)", _RECORDS_ONLY, blind=_RECORD_CORR),
@@ -396,12 +399,14 @@ REBUILT: dict[str, Rebuilt] = {
         "PROCESS_HOLLOWING_MARK_CHAIN_MEDIUM": _TI_PIDS, "PROCESS_HOLLOWING_MARK_CHAIN_STRONG": _TI_PIDS,
         "PROCESS_HOLLOWING_TXF_SUSPECT_CHAIN": _TI_PIDS,
     }, reconciled=True),
-    "jsonl": Rebuilt("the client's write time, ms (5)", _JSONL, blind=_RECORD_CORR, ms=True),
+    "jsonl": Rebuilt("the client's write time, ms (5)", _JSONL, blind=_RECORD_CORR, ms=True, reconciled=True,
+                     live_blind=_JSONL_LIVE),
     "jsonl_high_priority": Rebuilt("the client's write time, ms (5)", {
         "*": "only DIRECT-class handle records and detections reach severity 4 (5): no thread, APC, image, registry "
              "or TI line"}, blind=_RECORD_CORR, ms=True,
         kept=("DIRECT_SYSCALL_SUSPECT_HANDLE_OPERATION", "STACK_INTEGRITY_ANOMALY_ON_HANDLE_OP")),
-    "jsonl+console": Rebuilt("JSONL's; console rows have none", _JSONL, blind=_RECORD_CORR, ms=True),
+    "jsonl+console": Rebuilt("JSONL's; console rows have none", _JSONL, blind=_RECORD_CORR, ms=True, reconciled=True,
+                             live_blind=_JSONL_LIVE),
     "console": Rebuilt("none (4.2, 4.6)", {"*": "no row has a time, so none enters a window"}),
     "controller": Rebuilt("none (4.8)", {"*": "no row has a time; the log holds only the controller's verdicts"}),
 }  # fmt: skip
@@ -488,7 +493,7 @@ def render() -> str:
 def _rebuilt_lines(fmt: str) -> list[str]:
     how = REBUILT[fmt]
     compared = ("statuses and live-only detections compared" if how.reconciled else
-                "statuses not compared (live detections absent, untimed or timed to the millisecond)")  # fmt: skip
+                "statuses not compared (live detections absent, untimed, or without most rules' evidence)")  # fmt: skip
     lines = [
         f"`swk analyze`: time from {how.time}; {compared}"
         + ("; times compared at the millisecond" if how.ms else "")
@@ -503,4 +508,7 @@ def _rebuilt_lines(fmt: str) -> list[str]:
     if how.blind:
         lines += ["", "| detection column not compared | why |", "|---|---|"]
         lines += [f"| `{column}` | {why} |" for column, why in how.blind.items()]
+    if how.live_blind:
+        lines += ["", "| live-only detection column not compared | why |", "|---|---|"]
+        lines += [f"| `{column}` | {why} |" for column, why in how.live_blind.items()]
     return lines

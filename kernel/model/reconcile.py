@@ -1,8 +1,9 @@
 """Reconciliation of reconstructed and live detections, and the detections table (docs/detections.md 10-11).
 
-Within a group (host, name, actor, target) a reconstructed detection and a live row match when each is the other's
-nearest in time (ties: lower event id, lower detection id) and they are at most 2000 ms apart (floor-ms of the
-absolute difference).
+Within a group (host, name, actor, target) the detections of one time form a run, on each side. A run of
+reconstructed detections and a run of live rows match when each is the other's nearest in time (a tie in distance:
+the earlier run) and they are at most 2000 ms apart (floor-ms of the absolute difference); matched runs pair their
+members off in order (detection ids with event ids), and what one run has over the other stays unmatched.
 """
 
 from __future__ import annotations
@@ -19,42 +20,46 @@ from swk.kernel.model.engine import LiveRow
 from swk.kernel.model.timing import RECONCILE_MS
 
 
-def _nearest(times: Sequence[int], ts: int, ids: Sequence[int] | None = None) -> int | None:
-    """Index of the element nearest to `ts` in ascending `times` (runs of equal times ordered by id).
+def _runs(times: Sequence[int]) -> list[tuple[int, int, int]]:
+    """The runs of equal times in ascending `times`: (time, start, end) with `times[start:end]` the run."""
+    out = []
+    start = 0
+    for i in range(1, len(times) + 1):
+        if i == len(times) or times[i] != times[start]:
+            out.append((times[start], start, i))
+            start = i
+    return out
 
-    A tie in distance goes to the lower id: the first of a run, and between the runs just before and after `ts`,
-    the one whose first id is lower (`ids` None: the earlier run, as detection ids follow time).
-    """
+
+def _nearest(times: Sequence[int], ts: int) -> int | None:
+    """Index of the time nearest to `ts` in strictly ascending `times`; a tie in distance goes to the earlier one."""
     if not times:
         return None
     i = bisect.bisect_left(times, ts)
-    if i < len(times) and times[i] == ts:
-        return i
-    left = bisect.bisect_left(times, times[i - 1]) if i > 0 else None
-    right = i if i < len(times) else None
-    if left is None or right is None:
-        return right if left is None else left
-    dl, dr = ts - times[left], times[right] - ts
-    if dl != dr:
-        return left if dl < dr else right
-    return right if ids is not None and ids[right] < ids[left] else left
+    if i == len(times) or (i > 0 and ts - times[i - 1] <= times[i] - ts):
+        return i - 1
+    return i
 
 
 def _match(raised: list[Raised], live: list[LiveRow]) -> dict[int, LiveRow]:
-    """Mutual-nearest pairs of one group: index into `raised` -> live row."""
-    raised_times = [r.ts for r in raised]  # `raised` is in id order, so ascending ts, ties by detection id
+    """Pairs of one group: index into `raised` -> live row.
+
+    Runs of equal times are the units: a run of each side is matched with its mutual nearest run of the other, and
+    two matched runs pair their members off in id order, so two detections at one time confirm two live rows at one
+    time (the JSONL's millisecond times make such runs common).
+    """
     live_sorted = sorted(live, key=lambda r: (r.ts, r.event_id))
-    live_times = [r.ts for r in live_sorted]
-    live_ids = [r.event_id for r in live_sorted]
+    raised_runs = _runs([r.ts for r in raised])  # `raised` is in id order, so ascending ts, ties by detection id
+    live_runs = _runs([r.ts for r in live_sorted])
+    raised_times = [t for t, _, _ in raised_runs]
+    live_times = [t for t, _, _ in live_runs]
     pairs = {}
-    for i, r in enumerate(raised):
-        j = _nearest(live_times, r.ts, live_ids)
-        if j is None:
+    for a, (ts, start, end) in enumerate(raised_runs):
+        b = _nearest(live_times, ts)
+        if b is None or _nearest(raised_times, live_times[b]) != a or abs(live_times[b] - ts) // 1000 > RECONCILE_MS:
             continue
-        candidate = live_sorted[j]
-        back = _nearest(raised_times, candidate.ts)
-        if back == i and abs(candidate.ts - r.ts) // 1000 <= RECONCILE_MS:
-            pairs[i] = candidate
+        _, live_start, live_end = live_runs[b]
+        pairs.update(zip(range(start, end), live_sorted[live_start:live_end], strict=False))
     return pairs
 
 
