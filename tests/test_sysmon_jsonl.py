@@ -19,7 +19,6 @@ def _write(path: Path, lines: list[bytes]) -> Path:
     return path
 
 
-
 def test_plain_file_rows_in_line_order_with_line_numbers(tmp_path):
     path = _write(tmp_path / "x.json", [otrf_line(10, PROCESS_ACCESS), otrf_line(8, REMOTE_THREAD)])
     out = collect(json_lines, path)
@@ -54,15 +53,22 @@ def test_damaged_lines_before_the_first_event_are_rejects_once_an_event_follows(
 
 
 def test_invalid_utf8_keeps_the_event_with_replacement_characters(tmp_path):
-    fields = {"ProcessId": "7", "Image": "C:\\caf\xe9.exe", "CommandLine": "caf\xe9 /x", "UtcTime": "2020-10-23 07:12:04.444"}
+    fields = {
+        "ProcessId": "7",
+        "Image": "C:\\caf\xe9.exe",
+        "CommandLine": "caf\xe9 /x",
+        "UtcTime": "2020-10-23 07:12:04.444",
+    }
     line = otrf_line(1, fields).replace(b"\\u00e9", b"\xe9")  # cp1252 bytes where UTF-8 belongs
     out = collect(json_lines, _write(tmp_path / "x.json", [line]))
     assert out.column("command_line") == ["caf\ufffd /x"]
     assert out.column("image_path") == [None]  # an image with undecodable characters is not a usable path
     assert json.loads(out.column("fields_json")[0])["Image"] == "C:\\caf\ufffd.exe"
-    assert out.ctx.warnings == ["line 1: not UTF-8; undecodable bytes replaced with U+FFFD",
-                                "1 sysmon:1 image_path values garbled: left NULL (raw value in fields_json)",
-                                "1 sysmon:1 target_image values garbled: left NULL (raw value in fields_json)"]
+    assert out.ctx.warnings == [
+        "line 1: not UTF-8; undecodable bytes replaced with U+FFFD",
+        "1 sysmon:1 image_path values garbled: left NULL (raw value in fields_json)",
+        "1 sysmon:1 target_image values garbled: left NULL (raw value in fields_json)",
+    ]
 
 
 def test_gzip_stream(tmp_path):
@@ -145,10 +151,19 @@ def test_winlogbeat_and_evtx_dump_shapes(tmp_path):
     out = collect(json_lines, _write(tmp_path / "x.json", [json.dumps(beat).encode(), json.dumps(dump).encode()]))
     first, second = out.rows.to_pylist()
     assert (first["kind"], first["host"], first["sequence"], first["header_pid"], first["header_tid"]) == (
-        "sysmon:10", "beat-host", 77, 3248, 4128)
+        "sysmon:10",
+        "beat-host",
+        77,
+        3248,
+        4128,
+    )
     assert first["access_mask"] == 0x143A
     assert (second["kind"], second["host"], second["sequence"], second["start_module"]) == (
-        "sysmon:8", "dump-host", 5, "")
+        "sysmon:8",
+        "dump-host",
+        5,
+        "",
+    )
 
 
 SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"

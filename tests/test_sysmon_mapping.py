@@ -27,17 +27,54 @@ def _one(tmp_path: Path, line: bytes) -> dict:
 
 def test_sysmon_10_is_a_handle_row_with_frames_and_the_derived_origin(tmp_path):
     row = _one(tmp_path, otrf_line(10, PROCESS_ACCESS))
-    assert {k: row[k] for k in ("family", "kind", "event_name", "actor_pid", "target_pid", "tid", "access_mask",
-                                "actor_guid", "target_guid", "actor_image", "target_image", "host", "provider",
-                                "frame_count", "origin_address", "origin_path", "from_ntdll", "from_exe",
-                                "class_id", "class_name", "clock")} == {
-        "family": "handle", "kind": "sysmon:10", "event_name": "ProcessAccess", "actor_pid": 8972,
-        "target_pid": 9908, "tid": 3616, "access_mask": 0x1FFFFF,
-        "actor_guid": "{39e4a257-8244-5f92-c117-000000000700}", "target_guid": "{39e4a257-8244-5f92-c217-000000000700}",
-        "actor_image": "C:\\Users\\wardog\\Desktop\\PurpleSharp.exe", "target_image": "C:\\Windows\\system32\\notepad.exe",
-        "host": "WORKSTATION5", "provider": "Microsoft-Windows-Sysmon", "frame_count": 3, "origin_address": None,
-        "origin_path": "C:\\windows\\SYSTEM32\\ntdll.dll", "from_ntdll": True, "from_exe": False, "class_id": 1,
-        "class_name": "LEGITIMATE-SYSCALL", "clock": "sysmon-utc"}
+    assert {
+        k: row[k]
+        for k in (
+            "family",
+            "kind",
+            "event_name",
+            "actor_pid",
+            "target_pid",
+            "tid",
+            "access_mask",
+            "actor_guid",
+            "target_guid",
+            "actor_image",
+            "target_image",
+            "host",
+            "provider",
+            "frame_count",
+            "origin_address",
+            "origin_path",
+            "from_ntdll",
+            "from_exe",
+            "class_id",
+            "class_name",
+            "clock",
+        )
+    } == {
+        "family": "handle",
+        "kind": "sysmon:10",
+        "event_name": "ProcessAccess",
+        "actor_pid": 8972,
+        "target_pid": 9908,
+        "tid": 3616,
+        "access_mask": 0x1FFFFF,
+        "actor_guid": "{39e4a257-8244-5f92-c117-000000000700}",
+        "target_guid": "{39e4a257-8244-5f92-c217-000000000700}",
+        "actor_image": "C:\\Users\\wardog\\Desktop\\PurpleSharp.exe",
+        "target_image": "C:\\Windows\\system32\\notepad.exe",
+        "host": "WORKSTATION5",
+        "provider": "Microsoft-Windows-Sysmon",
+        "frame_count": 3,
+        "origin_address": None,
+        "origin_path": "C:\\windows\\SYSTEM32\\ntdll.dll",
+        "from_ntdll": True,
+        "from_exe": False,
+        "class_id": 1,
+        "class_name": "LEGITIMATE-SYSCALL",
+        "clock": "sysmon-utc",
+    }
     assert row["frames"][2] == {"address": None, "module": "C:\\Users\\wardog\\Desktop\\PurpleSharp.exe",
                                 "offset": 0x13C8A}  # fmt: skip
     assert row["ts"].isoformat() == "2020-10-23T07:12:04.444000+00:00"
@@ -58,11 +95,34 @@ def test_nothing_sysmon_does_not_carry_is_filled(tmp_path):
 
 def test_sysmon_8_is_a_thread_row_and_a_dash_start_module_means_no_module(tmp_path):
     row = _one(tmp_path, otrf_line(8, REMOTE_THREAD))
-    assert {k: row[k] for k in ("family", "actor_pid", "target_pid", "tid", "start_address", "start_module",
-                                "start_function", "is_remote", "got_start", "actor_guid", "target_guid")} == {
-        "family": "thread", "actor_pid": 8972, "target_pid": 9908, "tid": 8488, "start_address": 0x23FAD900000,
-        "start_module": "", "start_function": "", "is_remote": True, "got_start": True,
-        "actor_guid": "{39e4a257-8244-5f92-c117-000000000700}", "target_guid": "{39e4a257-8244-5f92-c217-000000000700}"}
+    assert {
+        k: row[k]
+        for k in (
+            "family",
+            "actor_pid",
+            "target_pid",
+            "tid",
+            "start_address",
+            "start_module",
+            "start_function",
+            "is_remote",
+            "got_start",
+            "actor_guid",
+            "target_guid",
+        )
+    } == {
+        "family": "thread",
+        "actor_pid": 8972,
+        "target_pid": 9908,
+        "tid": 8488,
+        "start_address": 0x23FAD900000,
+        "start_module": "",
+        "start_function": "",
+        "is_remote": True,
+        "got_start": True,
+        "actor_guid": "{39e4a257-8244-5f92-c117-000000000700}",
+        "target_guid": "{39e4a257-8244-5f92-c217-000000000700}",
+    }
 
 
 @pytest.mark.parametrize(("fields", "want"), [
@@ -96,17 +156,44 @@ def test_sysmon_1_and_5_are_the_process_tree(tmp_path):
     exit_ = {"ProcessGuid": "{39e4a257-8244-5f92-c117-000000000700}", "ProcessId": "8972",
              "Image": "C:\\Users\\wardog\\Desktop\\PurpleSharp.exe", "UtcTime": "2020-10-23 07:12:04.553"}  # fmt: skip
     made, ended = _rows(tmp_path, otrf_line(1, create), otrf_line(5, exit_)).rows.to_pylist()
-    assert {k: made[k] for k in ("family", "is_create", "actor_pid", "target_pid", "parent_pid", "creator_pid",
-                                 "actor_guid", "target_guid", "actor_image", "target_image", "image_path",
-                                 "command_line", "session_id")} == {
-        "family": "process", "is_create": True, "actor_pid": 4840, "target_pid": 8972, "parent_pid": 4840,
-        "creator_pid": None, "actor_guid": "{39e4a257-805d-5f92-b417-000000000700}",
-        "target_guid": "{39e4a257-8244-5f92-c117-000000000700}", "actor_image": "C:\\Windows\\System32\\cmd.exe",
+    assert {
+        k: made[k]
+        for k in (
+            "family",
+            "is_create",
+            "actor_pid",
+            "target_pid",
+            "parent_pid",
+            "creator_pid",
+            "actor_guid",
+            "target_guid",
+            "actor_image",
+            "target_image",
+            "image_path",
+            "command_line",
+            "session_id",
+        )
+    } == {
+        "family": "process",
+        "is_create": True,
+        "actor_pid": 4840,
+        "target_pid": 8972,
+        "parent_pid": 4840,
+        "creator_pid": None,
+        "actor_guid": "{39e4a257-805d-5f92-b417-000000000700}",
+        "target_guid": "{39e4a257-8244-5f92-c117-000000000700}",
+        "actor_image": "C:\\Windows\\System32\\cmd.exe",
         "target_image": "C:\\Users\\wardog\\Desktop\\PurpleSharp.exe",
-        "image_path": "C:\\Users\\wardog\\Desktop\\PurpleSharp.exe", "command_line": "PurpleSharp.exe  /t T1055.002",
-        "session_id": 2}
+        "image_path": "C:\\Users\\wardog\\Desktop\\PurpleSharp.exe",
+        "command_line": "PurpleSharp.exe  /t T1055.002",
+        "session_id": 2,
+    }
     assert (ended["is_create"], ended["actor_pid"], ended["target_pid"], ended["target_guid"]) == (
-        False, 8972, 8972, made["target_guid"])
+        False,
+        8972,
+        8972,
+        made["target_guid"],
+    )
 
 
 def test_sysmon_7_image_load_names_the_loaded_image(tmp_path):
@@ -115,7 +202,12 @@ def test_sysmon_7_image_load_names_the_loaded_image(tmp_path):
               "Signed": "true", "UtcTime": "2020-10-23 07:12:04.342"}  # fmt: skip
     row = _one(tmp_path, otrf_line(7, fields))
     assert (row["family"], row["actor_pid"], row["target_pid"], row["image_path"], row["target_image"]) == (
-        "image", 4840, 4840, "C:\\Windows\\System32\\ntdll.dll", "C:\\Windows\\System32\\cmd.exe")
+        "image",
+        4840,
+        4840,
+        "C:\\Windows\\System32\\ntdll.dll",
+        "C:\\Windows\\System32\\cmd.exe",
+    )
     assert row["is_signature_level_known"] is None  # Sysmon's Signed is not the driver's signature level
 
 
@@ -149,10 +241,17 @@ def test_sysmon_25_is_sysmons_own_tampering_verdict(tmp_path):
     fields = {"ProcessGuid": "{39e4a257-0000-0000-0000-000000000001}", "ProcessId": "5120", "Image": "C:\\x\\y.exe",
               "Type": "Image is replaced", "UtcTime": "2021-05-01 10:00:00.000"}  # fmt: skip
     row = _one(tmp_path, otrf_line(25, fields))
-    assert {k: row[k] for k in ("family", "detection_name", "reason", "severity", "actor_pid", "target_pid",
-                                "target_image")} == {
-        "family": "detection", "detection_name": "SYSMON_PROCESS_TAMPERING", "reason": "Image is replaced",
-        "severity": None, "actor_pid": None, "target_pid": 5120, "target_image": "C:\\x\\y.exe"}
+    assert {
+        k: row[k] for k in ("family", "detection_name", "reason", "severity", "actor_pid", "target_pid", "target_image")
+    } == {
+        "family": "detection",
+        "detection_name": "SYSMON_PROCESS_TAMPERING",
+        "reason": "Image is replaced",
+        "severity": None,
+        "actor_pid": None,
+        "target_pid": 5120,
+        "target_image": "C:\\x\\y.exe",
+    }
 
 
 def _security(event_id: int, **fields: object) -> bytes:
@@ -163,16 +262,41 @@ def test_security_4688_process_create_with_hex_pids(tmp_path):
     row = _one(tmp_path, _security(4688, NewProcessId="0x230c", ProcessId="0x12e8", CommandLine="PurpleSharp.exe",
                                    NewProcessName="C:\\Users\\wardog\\Desktop\\PurpleSharp.exe",
                                    ParentProcessName="C:\\Windows\\System32\\cmd.exe"))  # fmt: skip
-    assert {k: row[k] for k in ("kind", "family", "is_create", "actor_pid", "target_pid", "parent_pid", "creator_pid",
-                                "image_path", "actor_image", "command_line", "clock")} == {
-        "kind": "security:4688", "family": "process", "is_create": True, "actor_pid": 0x12E8, "target_pid": 0x230C,
-        "parent_pid": 0x12E8, "creator_pid": 0x12E8, "image_path": "C:\\Users\\wardog\\Desktop\\PurpleSharp.exe",
-        "actor_image": "C:\\Windows\\System32\\cmd.exe", "command_line": "PurpleSharp.exe", "clock": "export-time"}
+    assert {
+        k: row[k]
+        for k in (
+            "kind",
+            "family",
+            "is_create",
+            "actor_pid",
+            "target_pid",
+            "parent_pid",
+            "creator_pid",
+            "image_path",
+            "actor_image",
+            "command_line",
+            "clock",
+        )
+    } == {
+        "kind": "security:4688",
+        "family": "process",
+        "is_create": True,
+        "actor_pid": 0x12E8,
+        "target_pid": 0x230C,
+        "parent_pid": 0x12E8,
+        "creator_pid": 0x12E8,
+        "image_path": "C:\\Users\\wardog\\Desktop\\PurpleSharp.exe",
+        "actor_image": "C:\\Windows\\System32\\cmd.exe",
+        "command_line": "PurpleSharp.exe",
+        "clock": "export-time",
+    }
     assert row["ts"].isoformat() == "2020-10-23T07:12:03.735000+00:00"
 
 
-@pytest.mark.parametrize(("object_type", "family", "thread"), [
-    ("Process", "handle", False), ("Thread", "handle", True), ("File", "generic", None), ("Key", "generic", None)])
+@pytest.mark.parametrize(
+    ("object_type", "family", "thread"),
+    [("Process", "handle", False), ("Thread", "handle", True), ("File", "generic", None), ("Key", "generic", None)],
+)
 def test_security_handle_requests_are_handles_only_for_processes_and_threads(tmp_path, object_type, family, thread):
     rows = _rows(tmp_path, *(_security(i, ObjectType=object_type, ObjectName="\\Device\\HarddiskVolume2\\lsass.exe",
                                        AccessMask="0x1010", ProcessId="0x2a0", ProcessName="C:\\Windows\\x.exe")
@@ -189,9 +313,17 @@ def test_other_events_are_generic_with_their_process_or_the_log_headers(tmp_path
                        ExecutionProcessID=5560, ThreadID=77, SourceName="Microsoft-Windows-PowerShell")  # fmt: skip
     first, second = _rows(tmp_path, network, script).rows.to_pylist()
     assert (first["kind"], first["family"], first["event_name"], first["actor_pid"]) == (
-        "sysmon:3", "generic", "NetworkConnect", 2412)
+        "sysmon:3",
+        "generic",
+        "NetworkConnect",
+        2412,
+    )
     assert (second["kind"], second["actor_pid"], second["header_pid"], second["header_tid"]) == (
-        "eventlog:Microsoft-Windows-PowerShell/Operational:4104", 5560, 5560, 77)
+        "eventlog:Microsoft-Windows-PowerShell/Operational:4104",
+        5560,
+        5560,
+        77,
+    )
     assert json.loads(second["fields_json"])["ScriptBlockText"] == "Get-Process"
 
 

@@ -83,7 +83,10 @@ def test_zoned_times_take_a_zone_and_refuse_local_times():
     out, bad = nz.zoned_times(["2020-06-30T20:50:25.546713Z", "2020-10-12 18:32:46", "2020-10-23T03:12:04.351+02:00"])
     assert bad == 1
     assert [t.isoformat() if t else None for t in out.to_pylist()] == [
-        "2020-06-30T20:50:25.546713+00:00", None, "2020-10-23T01:12:04.351000+00:00"]
+        "2020-06-30T20:50:25.546713+00:00",
+        None,
+        "2020-10-23T01:12:04.351000+00:00",
+    ]
 
 
 # --- CallTrace -> frames and the origin class (spec 4.2/4.4 user-mode heuristic on the innermost frame) -----------

@@ -125,16 +125,22 @@ def test_purplesharp_open_process_then_remote_thread(case):
 
 @pytest.mark.slow
 def test_covenant_wuauclt_thread_into_an_unknown_process(case):
-    rows = _rows(case, """SELECT actor_image, target_image, json_extract_string(fields_json, '$.TargetImage'),
-        start_address, start_module, is_remote FROM t WHERE source_file LIKE '%covenant%' AND kind = 'sysmon:8'""")
+    rows = _rows(
+        case,
+        """SELECT actor_image, target_image, json_extract_string(fields_json, '$.TargetImage'),
+        start_address, start_module, is_remote FROM t WHERE source_file LIKE '%covenant%' AND kind = 'sysmon:8'""",
+    )
     assert rows == [("C:\\Windows\\System32\\wuauclt.exe", "<unknown process>", "&lt;unknown process&gt;",
                      0x1E811820000, "", True)]  # fmt: skip
 
 
 @pytest.mark.slow
 def test_open_process_from_unbacked_memory(case):
-    rows = _rows(case, """SELECT access_mask, frames, origin_address, origin_path, class_id, class_name, sequence,
-        host FROM t WHERE source_file LIKE '%Sysmon_10_Evasion_Suspicious_NtOpenProcess_CallTrace.evtx'""")
+    rows = _rows(
+        case,
+        """SELECT access_mask, frames, origin_address, origin_path, class_id, class_name, sequence,
+        host FROM t WHERE source_file LIKE '%Sysmon_10_Evasion_Suspicious_NtOpenProcess_CallTrace.evtx'""",
+    )
     assert rows == [(0x1FFFFF, [{"address": 0x1F3C35A0014, "module": None, "offset": None}], 0x1F3C35A0014, "", 2,
                      "DIRECT-SYSCALL-SUSPECT", 303867, "MSEDGEWIN10")]  # fmt: skip
 
@@ -145,11 +151,17 @@ def test_open_process_from_unbacked_memory(case):
     ("Sysmon_meterpreter_ReflectivePEInjection_to_notepad_.evtx", "\u3100"),
 ])  # fmt: skip
 def test_garbled_source_image_is_null_and_the_guid_finds_the_clean_one(case, name, garbage):
-    (access,) = _rows(case, f"""SELECT actor_guid, actor_image, json_extract_string(fields_json, '$.SourceImage')
-        FROM t WHERE source_file LIKE '%{name}' AND kind = 'sysmon:10' AND actor_image IS NULL""")
+    (access,) = _rows(
+        case,
+        f"""SELECT actor_guid, actor_image, json_extract_string(fields_json, '$.SourceImage')
+        FROM t WHERE source_file LIKE '%{name}' AND kind = 'sysmon:10' AND actor_image IS NULL""",
+    )
     assert access[1:] == (None, garbage)
-    images = _rows(case, f"""SELECT DISTINCT actor_image FROM t WHERE source_file LIKE '%{name}'
-        AND kind = 'sysmon:8' AND actor_guid = '{access[0]}'""")
+    images = _rows(
+        case,
+        f"""SELECT DISTINCT actor_image FROM t WHERE source_file LIKE '%{name}'
+        AND kind = 'sysmon:8' AND actor_guid = '{access[0]}'""",
+    )
     assert images == [("C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",)]
     assert f"{name}: warning: 1 sysmon:10 actor_image values garbled" in case["stderr"]
 
