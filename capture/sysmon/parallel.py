@@ -26,7 +26,7 @@ from swk.capture.base import Reject
 from swk.capture.sysmon.rows import Stats
 
 WORKERS = max(1, min(os.cpu_count() or 1, 8))
-QUEUED = WORKERS + 1  # tasks given to workers at once: each has one and the next is waiting
+QUEUED = 2 * WORKERS  # tasks given to workers at once: each has one and the next is waiting
 HELD = QUEUED + WORKERS  # tasks in hand at once (given to workers, decoded here, or done and not yet taken)
 _pool: ProcessPoolExecutor | None = None
 
@@ -46,9 +46,10 @@ class Part:
 def ordered(fn: Callable[..., Part], tasks: Iterable[tuple[Any, ...]], *, parallel: bool) -> Iterator[Part]:
     """`fn(*task)` for every task, in task order: in worker processes when `parallel` and there are cores.
 
-    Every worker has a task and the next one is waiting. While the oldest task is not back, this process decodes the
-    next task itself instead of waiting: workers take about a second to start (each imports pyarrow), and on a busy
-    machine a third decoder gets the time the workers cannot. At most `HELD` tasks are in hand, so memory stays flat.
+    Every worker has a task and the next one is waiting, so a worker does not idle while this process writes. Until
+    the first task is back, this process decodes the next tasks itself instead of waiting: workers take a second or
+    so to start (each imports pyarrow). After that it only hands out tasks, as a third decoder on two cores would
+    delay them. At most `HELD` tasks are in hand, so memory stays flat.
 
     If the workers cannot run (a script that imports swk without an `if __name__ == "__main__"` guard makes
     every worker re-run it), the tasks are decoded here instead, with a warning in the first part.
@@ -60,7 +61,7 @@ def ordered(fn: Callable[..., Part], tasks: Iterable[tuple[Any, ...]], *, parall
         return
     window: deque[tuple[tuple[Any, ...], Future[Part] | Part]] = deque()  # in task order
     queued = 0  # futures in the window
-    broken = False
+    started = broken = False  # started: a worker has returned a task
     todo = iter(tasks)
     try:
         while True:
@@ -70,7 +71,7 @@ def ordered(fn: Callable[..., Part], tasks: Iterable[tuple[Any, ...]], *, parall
             if not window:
                 return
             task, head = window[0]
-            if not broken and isinstance(head, Future) and not head.done() and len(window) < HELD:
+            if not started and not broken and isinstance(head, Future) and not head.done() and len(window) < HELD:
                 here = next(todo, None)
                 if here is not None:
                     window.append((here, fn(*here)))
@@ -80,6 +81,7 @@ def ordered(fn: Callable[..., Part], tasks: Iterable[tuple[Any, ...]], *, parall
                 yield head
                 continue
             queued -= 1
+            started = True
             part, broken = _result(fn, task, head, broken)
             yield part
             if broken:  # the rest here, in order: what is in the window first
