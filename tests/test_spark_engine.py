@@ -185,7 +185,7 @@ def test_swk_analyze_and_sql_print_the_same_on_both_engines(both, fleet_case, mo
         assert duck.exit_code == spark.exit_code == 0, spark.stderr
         assert spark.stdout == duck.stdout, args
         assert spark.stderr == duck.stderr, args
-    assert calls[0] == {"master": "local[2]", "conf": [("spark.sql.shuffle.partitions", "2")]}
+    assert calls[0] == {"master": "local[2]", "conf": [("spark.sql.shuffle.partitions", "2")], "allow": []}
     rows = json.loads(spark.stdout)
     assert {r["host"] for r in rows} >= {*FLEET, ODD_HOST}
 
