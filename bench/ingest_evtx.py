@@ -10,12 +10,17 @@ Python can use (the XML route and the bare strings are measured beside it). swk 
 imported with this module, before any timing, as pyevtx-rs is: a run pays that startup once (about 0.5 s here, more
 when bytecode is not cached), and it is not part of a rate. Everything after it is timed: planning and sniffing,
 hashing, starting worker processes (which import swk themselves), decoding, mapping, and writing the case.
+
+The large inputs are also measured in one process (no workers): on a machine whose cores are busy with other work,
+workers cannot run side by side and only add their cost (starting, passing blocks and batches between processes),
+so that line shows the reader's own rate against the same baseline.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import struct
 import zipfile
 from pathlib import Path
@@ -71,8 +76,11 @@ LARGE = large_evtx()  # made at import, so no measure times their making
 HALF = large_evtx(LARGE_COPIES // 2)
 
 
-def ingest(inputs: list[str], name: str) -> int:
-    """`swk ingest INPUTS -o .bench/sysmon/<name>.parquet`: events written."""
+def ingest(inputs: list[str], name: str, workers: bool = True) -> int:
+    """`swk ingest INPUTS -o .bench/sysmon/<name>.parquet`: events written. Without `workers`, everything is
+    decoded in this process (`SWK_WORKERS=1`; each measure runs in its own process, so this ends with it)."""
+    if not workers:
+        os.environ["SWK_WORKERS"] = "1"
     output = WORK / "sysmon" / f"{name}.parquet"
     output.parent.mkdir(parents=True, exist_ok=True)
     return run([Path(p) for p in inputs], output, Options())["rows"]
@@ -82,16 +90,16 @@ def ingest_evtx_corpus() -> int:
     return ingest([str(EVTX_DIR)], "evtx-corpus")
 
 
-def ingest_evtx_large() -> int:
-    return ingest([str(LARGE)], "evtx-large")
+def ingest_evtx_large(workers: bool = True) -> int:
+    return ingest([str(LARGE)], "evtx-large", workers)
 
 
 def ingest_evtx_half() -> int:
     return ingest([str(HALF)], "evtx-half")
 
 
-def ingest_otrf() -> int:
-    return ingest([str(OTRF_DIR)], "otrf")
+def ingest_otrf(workers: bool = True) -> int:
+    return ingest([str(OTRF_DIR)], "otrf", workers)
 
 
 def pyevtx_parse(paths: list[str], decode: bool = True) -> int:
@@ -156,6 +164,10 @@ MEASURES = [
             unit="events/s"),
     Measure(f"sysmon: corpus chunks x{LARGE_COPIES} in one EVTX, swk ingest", "ingest_evtx:ingest_evtx_large",
             baseline="ingest_evtx:pyevtx_large", unit="events/s"),
+    Measure(f"sysmon: chunks x{LARGE_COPIES}, swk ingest in one process", "ingest_evtx:ingest_evtx_large",
+            {"workers": False}, baseline="ingest_evtx:pyevtx_large", baseline_kwargs={}, unit="events/s"),
     Measure("sysmon: 7 OTRF zips (JSON lines), swk ingest", "ingest_evtx:ingest_otrf",
             baseline="ingest_evtx:json_loads_otrf", unit="events/s"),
+    Measure("sysmon: 7 OTRF zips, swk ingest in one process", "ingest_evtx:ingest_otrf", {"workers": False},
+            baseline="ingest_evtx:json_loads_otrf", baseline_kwargs={}, unit="events/s"),
 ]  # fmt: skip
