@@ -205,8 +205,6 @@ class CaseSink:
     def _deliver(self, tables: list[pa.Table]) -> None:
         for batch in in_id_order(tables).to_batches():
             self.deliver(batch)
-        # Arrow's allocator keeps freed pages for reuse; a long run's peak RSS then creeps up with its length
-        pa.default_memory_pool().release_unused()
 
     def wait(self) -> None:
         """Wait until every flushed row is delivered (raises what delivering raised)."""
