@@ -3,4 +3,6 @@
 from setuptools import find_packages, setup
 
 EXCLUDE = ["tests", "tests.*", "bench", "bench.*", "docs", "build", "build.*", "demo", "demo.*"]
-setup(packages=["swk", *(f"swk.{name}" for name in find_packages(".", exclude=EXCLUDE))])
+# Folders of package data only (SQL, templates): listed too, so setuptools installs them without a warning.
+DATA = ["swk.analyze.views", "swk.reports.queries", "swk.reports.templates"]
+setup(packages=["swk", *(f"swk.{name}" for name in find_packages(".", exclude=EXCLUDE)), *DATA])
