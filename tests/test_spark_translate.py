@@ -57,3 +57,19 @@ def test_what_does_not_translate_is_refused_with_the_reason(sql, message):
 def test_every_view_translates():
     for view in engine.views():
         assert to_spark(view.sql).startswith("CREATE"), view.file
+
+
+def test_materialised_views_need_a_shared_scratch_directory_off_a_local_master():
+    import shutil
+    from pathlib import Path
+
+    from swk.analyze.spark import SCRATCH_CONF, SparkEngineError, _scratch
+
+    with pytest.raises(SparkEngineError) as err:
+        _scratch("spark://head:7077", {})
+    assert SCRATCH_CONF in err.value.hint
+    shared = _scratch("yarn", {SCRATCH_CONF: "hdfs:///tmp/swk/"})
+    assert shared.startswith("hdfs:///tmp/swk/swk-") and shared != _scratch("yarn", {SCRATCH_CONF: "hdfs:///tmp/swk"})
+    local = Path(_scratch("local[2]", {}))
+    assert local.is_absolute() and local.is_dir()  # a temp directory of its own
+    shutil.rmtree(local)
