@@ -143,11 +143,11 @@ def write_outputs(case_path: Path, out_dir: Path, formats: tuple[str, ...], sim:
     for fmt in formats:
         path = out_dir / FORMAT_FILES[fmt]
         # small batches of one file, not a dataset scan (which reads ahead many batches of ~150 columns, 1.5 GB per
-        # 1 M rows); 16k rows, not a row group's 128k, without pre-buffering and decoding threads: the reader's
-        # buffers and the writers' per-batch arrays of every column set the peak RSS of a run, and this keeps
-        # it flat (the IOCTL writer alone: 344 MiB on a 5M-event case by default, 236 MiB so; 227 MiB at 1M)
+        # 1 M rows); 16k rows, not a row group's 128k, and no pre-buffering: the reader's buffers and the writers'
+        # per-batch arrays of every column would otherwise set the peak RSS of a run (the IOCTL writer alone on a
+        # 5M-event case: 344 MiB by default, 266 MiB so, below the simulation's own peak)
         reader = pq.ParquetFile(case_path, pre_buffer=False)
-        WRITERS[fmt](reader.iter_batches(batch_size=OUTPUT_BATCH_ROWS, use_threads=False), path, ctx)
+        WRITERS[fmt](reader.iter_batches(batch_size=OUTPUT_BATCH_ROWS), path, ctx)
         written[fmt] = path
     return written
 
