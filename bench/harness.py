@@ -99,7 +99,8 @@ def measure(m: Measure) -> dict[str, Any]:
         "ratio": None,
     }
     if m.baseline:
-        base = [_child(m.baseline, m.baseline_kwargs or m.kwargs) for _ in range(m.runs)]
+        kwargs = m.kwargs if m.baseline_kwargs is None else m.baseline_kwargs  # {} means no arguments, not "the same"
+        base = [_child(m.baseline, kwargs) for _ in range(m.runs)]
         base_rate = statistics.median(r["items"] / r["seconds"] for r in base)
         row["baseline"] = base_rate
         row["ratio"] = rate / base_rate if base_rate else None
