@@ -167,6 +167,7 @@ class CaseWriter:
         self.part_rows = part_rows
         self.next_id = self.first_event_id = first_event_id
         self.inputs: list[mf.InputStats] = []
+        self._input_index: dict[int, int] = {}  # id(stats) -> position: list.index compares every field of each
         self._hashes: list[Future[str] | str | None] = []
         self.families: dict[str, int] = {}  # committed rows per family
         self.seen: dict[str, int] = {}  # rows written so far per family (committed or not), for progress
@@ -196,6 +197,7 @@ class CaseWriter:
                     host: str | None = None) -> mf.InputStats:  # fmt: skip
         """Start counting rows of a new input."""
         stats = mf.InputStats(path=path, format=fmt, size=size, host=host)
+        self._input_index[id(stats)] = len(self.inputs)
         self.inputs.append(stats)
         self._hashes.append(sha256)
         return stats
@@ -234,7 +236,7 @@ class CaseWriter:
         stats.written += n
         for fam, count in zip(*pc.value_counts(out.column("family")).flatten(), strict=True):
             self.seen[fam.as_py()] = self.seen.get(fam.as_py(), 0) + count.as_py()
-        self._route(out, self.inputs.index(stats))
+        self._route(out, self._input_index[id(stats)])
 
     def reject(self, rej: Reject, stats: mf.InputStats | None = None) -> None:
         """Keep a rejected record of the current input (or of `stats`) as a `reject` row."""
@@ -257,7 +259,7 @@ class CaseWriter:
         self.next_id += 1
         stats.rejected += 1
         self.rejects += 1
-        self._route(out, self.inputs.index(stats))
+        self._route(out, self._input_index[id(stats)])
 
     def _route(self, batch: pa.RecordBatch, index: int) -> None:
         if not self.partitioned:
