@@ -12,10 +12,6 @@ import pyarrow.compute as pc
 
 from swk.store.schema import FRAME
 
-# Random odd multipliers for row hashing, drawn per process: paths are attacker-controlled, and fixed public
-# constants would let someone craft two paths that hash alike (every row is still compared with its representative).
-_MULTIPLIERS = np.random.default_rng().integers(1, 2**63, size=2048, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-
 
 def as_i64(values: np.ndarray) -> np.ndarray:
     """Unsigned 64-bit values as the schema's BIGINT (same bits), contiguous."""
@@ -76,30 +72,21 @@ def utf16_fixed(chars: np.ndarray, valid: np.ndarray | None = None) -> tuple[pa.
     """Strings from an (n, k) u16 array of NUL-terminated UTF-16LE; also a mask of rows with no terminator.
 
     Rows repeat heavily (a handful of origin paths across millions of records), so each distinct row is decoded
-    once: rows are hashed as 64-bit words, one representative per hash is decoded up to its NUL, and every row is
-    compared with its representative so a hash collision cannot put the wrong path on a row. Unpaired surrogates
-    decode to U+FFFD.
+    once: Arrow dictionary-encodes the rows as fixed-size binary values (its hash table compares whole values, so
+    rows are grouped exactly, whatever an attacker puts in a path), and only the dictionary is decoded, up to each
+    value's NUL. Unpaired surrogates decode to U+FFFD. This is 2-5x faster than hashing rows in numpy.
     """
     n, k = chars.shape
     if n == 0:
         return pa.array([], type=pa.string()), np.zeros(0, dtype=bool)
-    raw = chars if chars.strides[1] == 2 and k % 4 == 0 else np.ascontiguousarray(chars, dtype=np.uint16)
-    if (-k) % 4:
-        raw = np.pad(raw, ((0, 0), (0, (-k) % 4)))
-    words = raw.view(np.uint64)  # a view of the records' bytes where they allow it: no copy
-    hashes = words @ _MULTIPLIERS[: words.shape[1]]  # integer matmul wraps mod 2**64, and is 6x faster than * + sum
-    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-    same = (words == words[first][inverse]).all(axis=1)
-    texts, open_ended = _decode_rows(raw, first, k)
-    out = pa.array(texts, type=pa.string()).take(pa.array(inverse.astype(np.int64)))
-    no_nul = open_ended[inverse]
-    if not same.all():  # a collision: decode the disagreeing rows on their own
-        values = out.to_pylist()
-        odd = np.flatnonzero(~same)
-        odd_texts, odd_open = _decode_rows(raw, odd, k)
-        for i, text, flag in zip(odd, odd_texts, odd_open, strict=True):
-            values[i], no_nul[i] = text, flag
-        out = pa.array(values, type=pa.string())
+    raw = np.ascontiguousarray(chars, dtype=np.uint16)  # the rows are strided views into the records
+    rows = pa.FixedSizeBinaryArray.from_buffers(pa.binary(2 * k), n, [None, pa.py_buffer(raw)])
+    encoded = pc.dictionary_encode(rows)
+    values = encoded.dictionary
+    distinct = np.frombuffer(values.buffers()[1], dtype=np.uint16, count=len(values) * k, offset=values.offset * 2 * k)
+    texts, open_ended = _decode_rows(distinct.reshape(-1, k), np.arange(len(values)), k)
+    out = pa.array(texts, type=pa.string()).take(encoded.indices)
+    no_nul = open_ended[encoded.indices.to_numpy()]
     if valid is not None and not valid.all():
         out = pc.if_else(pa.array(valid), out, pa.scalar(None, pa.string()))
         no_nul &= valid

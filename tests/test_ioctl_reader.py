@@ -197,3 +197,23 @@ def test_many_chunks_keep_file_order(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert table.filter(pa.compute.equal(table.column("family"), "thread")).column("is_remote").to_pylist() == [
         bool(f & ThreadFlag.REMOTE_CREATOR) for f in thread_flags
     ]
+
+
+def test_utf16_fixed_groups_rows_exactly_and_decodes_each_to_its_nul() -> None:
+    import numpy as np
+
+    from swk.capture.columns import utf16_fixed
+
+    k = 260
+    records = np.zeros((6, 768), dtype=np.uint8)  # paths as strided views into whole records, as the reader has them
+    chars = records[:, 248:768].view(np.uint16)
+    for i, text in enumerate(["C:\\a.dll", "C:\\a.dll", "C:\\a.dlm", "C:\\a.dll", "", "Z" * k]):
+        chars[i, : len(text)] = [ord(c) for c in text]
+    chars[3, 100] = ord("x")  # bytes after the NUL are not part of the path
+    out, no_nul = utf16_fixed(chars)
+    assert out.to_pylist() == ["C:\\a.dll", "C:\\a.dll", "C:\\a.dlm", "C:\\a.dll", "", "Z" * k]
+    assert no_nul.tolist() == [False] * 5 + [True]
+    valid = np.array([True, False, True, True, True, False])
+    out, no_nul = utf16_fixed(chars, valid)
+    assert out.to_pylist() == ["C:\\a.dll", None, "C:\\a.dlm", "C:\\a.dll", "", None]
+    assert not no_nul.any()
