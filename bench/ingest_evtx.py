@@ -31,11 +31,12 @@ from harness import WORK, Measure
 from swk import capture
 from swk.capture.ingest import Options
 from swk.capture.ingest import ingest as run
+from swk.testdata import shared_data
 
 for _name in capture.FORMATS:  # every reader, as `swk ingest` loads them to sniff: startup, not a rate
     capture.load(_name)
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = shared_data()
 EVTX_DIR = DATA / "evtx-attack-samples"
 OTRF_DIR = DATA / "otrf"
 LARGE_COPIES = 32  # 262,400 events: two of the writer's 131,072-row groups, to show memory stays flat

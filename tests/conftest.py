@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-DATA = SHARED / "data"
+from swk.testdata import shared_data as _find_shared_data
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -21,5 +20,4 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The read-only public captures; a missing folder fails the test, it never skips it."""
-    assert DATA.is_dir(), f"test data missing: {DATA} (see shared/data/README.md)"
-    return DATA
+    return _find_shared_data()

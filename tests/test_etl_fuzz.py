@@ -11,10 +11,9 @@ from swk.capture.base import ReadContext, Reject
 from swk.capture.etl import reader, sample, writer
 from swk.capture.outputs import OutputContext
 from swk.errors import WrongFormat
+from swk.testdata import shared_data
 
-DATA = Path("/work/shared/data/etl")
-if not DATA.is_dir():
-    DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "etl"
+DATA = shared_data() / "etl"
 
 
 def consume(path: Path) -> tuple[int, list[Reject]]:

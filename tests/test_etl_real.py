@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,10 +14,9 @@ from swk.capture.base import ReadContext, Reject
 from swk.capture.etl import reader
 from swk.cli import cli
 from swk.store.reader import open_case
+from swk.testdata import shared_data
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "etl"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data/etl")
+DATA = shared_data() / "etl"
 SUMS = {line.split()[1].removeprefix("etl/"): line.split()[0]
         for line in (DATA.parent / "SHA256SUMS").read_text().splitlines() if line.endswith(".etl")}  # fmt: skip
 

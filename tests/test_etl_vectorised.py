@@ -18,10 +18,9 @@ from swk.capture.base import ReadContext, Reject
 from swk.capture.etl import container, reader, sample, scan, writer
 from swk.capture.outputs import OutputContext
 from swk.errors import WrongFormat
+from swk.testdata import shared_data
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "etl"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data/etl")
+DATA = shared_data() / "etl"
 CTX = OutputContext(boot_ns=1_772_400_000 * 10**9)
 SIZES = [(64 << 10, 700), (200 << 10, 5000), (reader.CHUNK_BYTES, reader.BATCH_RECORDS)]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -20,8 +19,9 @@ from evtx import PyEvtxParser
 
 from swk.cli import cli
 from swk.store.reader import open_case
+from swk.testdata import shared_data
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = shared_data()
 SUMS = [line.split(None, 1) for line in (DATA / "SHA256SUMS").read_text().splitlines() if line.strip()]
 CAPTURES = sorted(name.strip() for _digest, name in SUMS if name.strip().endswith((".evtx", ".zip")))
 EVTX = [n for n in CAPTURES if n.endswith(".evtx")]
