@@ -22,6 +22,7 @@ demo: venv
 	$(PY) -m swk.reports.demo $(DEMO)
 
 test: venv
+	bash .ci/system-deps
 	$(PY) -m pytest -q
 
 bench: venv
