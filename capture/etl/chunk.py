@@ -60,13 +60,7 @@ def run(buffers: list[tuple[int, bytes | memoryview]], batch: Batch, seen: dict[
     per_buffer = _by_buffer(ch, code, decoded, threat)
     for b in range(len(buffers)):
         if ch.slow[b]:
-            records, broken = walked[b]
-            for rec in records:
-                rejected = batch.add(rec)
-                if rejected is not None:
-                    yield rejected
-            if broken is not None:
-                yield broken
+            yield from batch.add_walked(*walked[b])
         else:
             yield from _replay(ch, batch, names, decoded, threat, *per_buffer[b])
         if batch.size >= batch_records:

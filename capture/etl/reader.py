@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 
@@ -34,16 +35,21 @@ def sniff(head: bytes, path: Path) -> bool:
     return container.sniff(head)
 
 
+def _start(fh: BinaryIO, path: Path, ctx: ReadContext) -> tuple[container.Logfile, Batch]:
+    """The logfile header (its warnings and facts reported to `ctx`) and an empty batch over it."""
+    log = container.read_logfile(fh.read(HEAD_BYTES), path)
+    for warning in log.warnings:
+        ctx.warn(warning)
+    ctx.info.update(log.info())
+    return log, Batch(log, ctx.warn)
+
+
 def read(path: Path, ctx: ReadContext, *, chunk_bytes: int = CHUNK_BYTES,
          batch_records: int = BATCH_RECORDS) -> Iterator[pa.RecordBatch | Reject]:  # fmt: skip
     """Every record of every buffer, in file order, a batch of rows at a time; rejects where the file is damaged."""
     total = path.stat().st_size
     with path.open("rb") as fh:
-        log = container.read_logfile(fh.read(HEAD_BYTES), path)
-        for warning in log.warnings:
-            ctx.warn(warning)
-        ctx.info.update(log.info())
-        batch = Batch(log, ctx.warn)
+        log, batch = _start(fh, path, ctx)
         seen: dict[bytes, list[bytes]] = {}
         known = chunk.Known()
         pending: list[tuple[int, bytes | memoryview]] = []
@@ -73,24 +79,14 @@ def read_records(path: Path, ctx: ReadContext, *,
     """`read`, decoding every record on its own (`Batch.add`): slower, and the definition of what `read` gives."""
     total = path.stat().st_size
     with path.open("rb") as fh:
-        log = container.read_logfile(fh.read(HEAD_BYTES), path)
-        for warning in log.warnings:
-            ctx.warn(warning)
-        ctx.info.update(log.info())
-        batch = Batch(log, ctx.warn)
+        log, batch = _start(fh, path, ctx)
         seen: dict[bytes, list[bytes]] = {}
         for item in container.buffers(fh, total, log):
             if isinstance(item, Reject):
                 yield item
                 continue
             offset, data = item
-            records, broken = container.walk(data, offset, seen)  # type: ignore[arg-type]
-            for rec in records:
-                rejected = batch.add(rec)
-                if rejected is not None:
-                    yield rejected
-            if broken is not None:
-                yield broken
+            yield from batch.add_walked(*container.walk(data, offset, seen))  # type: ignore[arg-type]
             if batch.size >= batch_records:
                 yield from batch.build()
                 ctx.advance(offset + len(data))

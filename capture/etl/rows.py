@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import struct
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +99,15 @@ class Batch:
             return Reject(rec[1], f"{_what(rec)}: {exc}", _raw(rec), None)
         self.size += 1
         return None
+
+    def add_walked(self, records: list[tuple], broken: Reject | None) -> Iterator[Reject]:
+        """Decode a buffer's records from `container.walk`, one by one; its rejects, then where its walk broke off."""
+        for rec in records:
+            rejected = self.add(rec)
+            if rejected is not None:
+                yield rejected
+        if broken is not None:
+            yield broken
 
     def _event(self, rec: tuple) -> None:
         _, offset, raw, ext, user = rec
