@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import pyarrow as pa
 
@@ -69,3 +69,25 @@ def rows_to_batch(rows: Iterable[dict[str, object]]) -> pa.RecordBatch:
         names.update(dict.fromkeys(row))
     arrays = [pa.array([row.get(name) for row in rows], type=EVENTS.field(name).type) for name in names]
     return pa.RecordBatch.from_arrays(arrays, names=list(names))
+
+
+def line_blocks(stream: BinaryIO, size: int) -> Iterator[tuple[bytes, int, int]]:
+    """A line-oriented stream as blocks of whole lines, read `size` bytes at a time.
+
+    Each block is (its lines without the final newline, the number of its first line, the bytes of the stream
+    consumed through it, that newline included). A last line with no newline comes as a block of its own: the file
+    may have been cut, but the line may still be whole.
+    """
+    first, consumed, carry = 1, 0, b""
+    while data := stream.read(size):
+        data = carry + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        block, carry = data[:cut], data[cut + 1 :]
+        consumed += cut + 1
+        yield block, first, consumed
+        first += block.count(b"\n") + 1
+    if carry:
+        yield carry, first, consumed + len(carry)

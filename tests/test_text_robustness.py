@@ -116,3 +116,15 @@ def test_a_cut_last_line_is_damage_not_a_shorter_value(tmp_path: Path) -> None:
     path.write_bytes(text + b"ent\n")
     rows, rejects = outcome(path, "printer")
     assert rejects == [] and rows[0]["command_line"] == '"C:\\x.exe" --long-argument'
+
+
+def test_line_blocks_keep_lines_whole_and_count_them_across_reads():
+    import io
+
+    from swk.capture.base import line_blocks
+
+    data = b"one\ntwo\nthree\n\nfive-without-newline"
+    blocks = list(line_blocks(io.BytesIO(data), 5))
+    numbered = [(first + k, line) for block, first, _ in blocks for k, line in enumerate(block.split(b"\n"))]
+    assert numbered == [(1, b"one"), (2, b"two"), (3, b"three"), (4, b""), (5, b"five-without-newline")]
+    assert [consumed for _, _, consumed in blocks] == [4, 8, 15, len(data)]

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
-from swk.capture.base import ReadContext, Reject
+from swk.capture.base import ReadContext, Reject, line_blocks
 from swk.capture.sysmon.events import from_flat
 from swk.capture.sysmon.parallel import Part, ordered
 from swk.capture.sysmon.rows import Rows, Stats
@@ -154,19 +154,8 @@ def decode_lines(block: bytes, first: int, member: str | None, several: bool) ->
 
 def _blocks(stream: BinaryIO, member: str | None, several: bool) -> Iterator[tuple[bytes, int, str | None, bool]]:
     """Tasks for `decode_lines`: blocks of whole lines (no trailing newline) with their first line's number."""
-    first = 1
-    carry = b""
-    while data := stream.read(BLOCK):
-        data = carry + data
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            carry = data
-            continue
-        block, carry = data[:cut], data[cut + 1 :]
+    for block, first, _consumed in line_blocks(stream, BLOCK):
         yield block, first, member, several
-        first += block.count(b"\n") + 1
-    if carry:
-        yield carry, first, member, several
 
 
 def _loads(line: bytes) -> object:

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from swk.capture.base import ReadContext, Reject
+from swk.capture.base import ReadContext, Reject, line_blocks
 from swk.capture.text import jsonl_lines as jl
 from swk.capture.text import vector as v
 from swk.capture.text.lines import check_format
@@ -56,22 +56,10 @@ def sniff(head: bytes, path: Path) -> bool:
 def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
     """Rows and rejects of every line, a chunk of lines at a time."""
     check_format(path, sniff, "the Sleepwalker client's JSONL log")
-    first = 1
-    carry = b""
     with path.open("rb") as fh:
-        while data := fh.read(CHUNK_BYTES):
-            data = carry + data
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data
-                continue
-            carry = data[cut + 1 :]
-            yield from _chunk(data[:cut], first, ctx)
-            first += data.count(b"\n", 0, cut) + 1
-            ctx.advance(fh.tell() - len(carry))
-        if carry:  # a last line with no newline: the file was cut, the line may still be whole
-            yield from _chunk(carry, first, ctx)
-            ctx.advance(fh.tell())
+        for block, first, consumed in line_blocks(fh, CHUNK_BYTES):
+            yield from _chunk(block, first, ctx)
+            ctx.advance(consumed)
 
 
 def _chunk(data: bytes, first: int, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
