@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from swk.kernel.abi import THREAD_SET_CONTEXT
+from swk.kernel.abi import THREAD_SET_CONTEXT, HandleClass
 from swk.kernel.model.detection import Detection, Raised
 from swk.kernel.model.engine import ETW_THREAD_KIND, HostEngine, LiveRow
 from swk.kernel.model.ntdll import is_ntdll_image
@@ -31,7 +31,7 @@ FAMILY_CODE = {"handle": HANDLE, "thread": THREAD, "apc": APC, "image": IMAGE, "
 _NAME = {code: name for name, code in FAMILY_CODE.items()}
 INTENT_SPAN = within_us(INTENT_WINDOW_MS)  # h.ts > t.ts - span  <=>  ms(h, t) <= 5000
 APC_SPAN = within_us(APC_EVIDENCE_MS)
-_DIRECT = 2
+_DIRECT = int(HandleClass.DIRECT_SYSCALL_SUSPECT)
 
 
 class Columns(Protocol):
