@@ -33,7 +33,7 @@ _STEM = re.compile(r"^\d{3}_(\w+)$")
 # `events` decodes its columns for every row of the case whatever the family filter, so a family view read by
 # several rules is scanned once here. None holds evidence lists, so memory stays proportional to narrow columns.
 MATERIALIZED = frozenset({
-    "handle_ops", "apc_intents", "image_loads", "thread_starts", "thread_intents", "thread_rule_matches", "apc_monitor", "mark_chain_steps",
+    "handle_ops", "apc_intents", "image_loads", "thread_rows", "thread_starts", "thread_intents", "thread_rule_matches", "apc_monitor", "mark_chain_steps",
     "mark_chain_windows", "mark_chain_strong", "mark_chain_medium", "live_detections", "reconstructed", "detection_facts",
 })  # fmt: skip
 

@@ -13,41 +13,18 @@
 --     an access was a duplicate, so THREAD_CONTEXT and DUP_HANDLE are never derived; no access logged leaves the
 --     correlation NULL (unknown: Sysmon's configuration may not log every access), never 0. The driver's fallback
 --     to another process's intent (QueryRecentIntentForTarget) is not followed: Sysmon names the real creator.
---     thread_intents makes the same join, so these rows are exactly the detection's evidence.
+--     These are thread_intents' rows of the thread, so they are exactly the detection's evidence.
 --   * non-image start: a remote start in no module (StartModule '' ) is the nearest Sysmon has to "executable
 --     non-image region": the region type follows, the protection is not recorded.
 --   * outside the main image: a start in no module, or in a module that is not the target's image (compared as
 --     paths, case-insensitively); unknown (false) when the target image is not known. Stricter than the driver's
 --     own flag, whose header-page ImageSize puts nearly every start outside [Q].
 CREATE OR REPLACE VIEW thread_starts AS
-WITH rows_ AS (
-    SELECT host, event_id, ts,
-           epoch_us(ts) AS us,  -- duckdb: epoch_us (Spark: unix_micros)
-           kind, actor_pid, target_pid, tid, corr_flags, corr_access_mask, corr_age_ms,
-           start_address, image_base, image_size, start_region_protect, start_region_type, start_region_status,
-           start_region_exec, got_start, outside_main_image,
-           actor_guid, target_guid, actor_image, target_image, start_module, start_function,
-           coalesce(kind = 'sysmon:8', false) AS sysmon
-    FROM events
-    WHERE family = 'thread' AND ts IS NOT NULL
-),
-sysmon_intents AS (  -- bucketed band join as in thread_intents: a thread row meets only its pair's last 5 s
-    SELECT t.event_id, bit_or(h.access_mask) AS mask, max(h.us) AS newest_us
-    FROM rows_ AS t
-    JOIN (
-        SELECT h.*, h.us // 5001000 + s.shift AS bucket  -- duckdb: // is integer division (Spark: DIV)
-        FROM handle_ops AS h CROSS JOIN (VALUES (0), (1)) AS s(shift)
-    ) AS h
-      ON h.host = t.host
-     AND h.actor_pid = t.actor_pid
-     AND h.target_pid = t.target_pid
-     AND h.bucket = t.us // 5001000  -- duckdb: // (Spark: DIV)
-     AND h.us >= t.us - 5000999
-     AND (h.us < t.us OR (h.us = t.us AND h.event_id < t.event_id))
-     AND (h.actor_guid = t.actor_guid OR h.actor_guid IS NULL OR t.actor_guid IS NULL)
-     AND (h.target_guid = t.target_guid OR h.target_guid IS NULL OR t.target_guid IS NULL)
-    WHERE t.sysmon
-    GROUP BY t.event_id
+WITH sysmon_intents AS (  -- the Sysmon threads' intents(t), as thread_intents pairs them
+    SELECT i.thread_event_id AS event_id, bit_or(i.access_mask) AS mask, max(i.us) AS newest_us
+    FROM thread_intents AS i
+    JOIN thread_rows AS t ON t.event_id = i.thread_event_id AND t.sysmon
+    GROUP BY i.thread_event_id
 ),
 facts AS (
     SELECT r.host, r.event_id, r.ts, r.us, r.kind, r.actor_pid, r.target_pid, r.tid,
@@ -70,7 +47,7 @@ facts AS (
                                   AND lower(r.start_module) <> lower(r.target_image)), false)
                 ELSE coalesce(r.outside_main_image, false)
            END AS outside
-    FROM rows_ AS r
+    FROM thread_rows AS r
     LEFT JOIN sysmon_intents AS i ON i.event_id = r.event_id
 )
 SELECT *,
