@@ -8,8 +8,9 @@ that exist say exactly what they hold.
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from swk.store.schema import META_MANIFEST, SCHEMA_VERSION
@@ -39,9 +40,17 @@ class InputStats:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form, with `read` spelled out."""
-        out = asdict(self)
+        # Field by field rather than dataclasses.asdict, whose deep copy cost ~0.1 ms an input: a manifest is built
+        # three times per ingest, and a Sysmon corpus has hundreds of small inputs. Only the two containers need a
+        # copy (warnings holds strings; info may nest).
+        out = {name: getattr(self, name) for name in _FIELDS}
+        out["warnings"] = list(self.warnings)
+        out["info"] = copy.deepcopy(self.info) if self.info else {}
         out["read"] = self.read
         return out
+
+
+_FIELDS = tuple(f.name for f in fields(InputStats))
 
 
 def encode(manifest: dict[str, Any]) -> bytes:

@@ -31,6 +31,7 @@ from swk.store.schema import EVENTS, META_MANIFEST, SCHEMA_VERSION
 ROW_GROUP_ROWS = 131_072
 ROW_GROUP_BYTES = 128 << 20  # and no more than this buffered: rows carrying raw event JSON (~2 KB) stay bounded too
 PART_ROWS = 8_000_000
+COMBINE_BELOW = 512  # rows per buffered batch on average under which a row group is made one chunk first
 DEFAULT_HOST = "unknown"
 _SAFE_HOST = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -47,38 +48,60 @@ def host_dir(host: str) -> str:
     return "host=" + _SAFE_HOST.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), host)
 
 
+_FIELDS = {f.name: (i, f.type) for i, f in enumerate(EVENTS)}  # column -> (position, case type)
+
+
 @functools.lru_cache(maxsize=256)
 def _nulls(n: int, type_: pa.DataType) -> pa.Array:
     """An all-NULL column; cached because most columns of most batches are NULL and batch sizes repeat."""
     return pa.nulls(n, type_)
 
 
+@functools.lru_cache(maxsize=16)
+def _null_columns(n: int) -> tuple[pa.Array, ...]:
+    """Every case column all NULL for `n` rows (columns of one type share one array): the start of each conformed
+    batch, so only the columns a batch carries are looked at, not all 122 of the schema."""
+    return tuple(_nulls(n, field.type) for field in EVENTS)
+
+
 def conform(batch: pa.RecordBatch | pa.Table, fill: dict[str, Any]) -> pa.RecordBatch:
     """A batch in exactly the case schema: given columns cast to their type, `fill` constants, the rest NULL."""
+    return _conform(batch, fill)[0]
+
+
+def _conform(batch: pa.RecordBatch | pa.Table, fill: dict[str, Any]) -> tuple[pa.RecordBatch, int]:
+    """`conform`, and the bytes of the columns it did not leave NULL: the shared NULL columns hold no memory per
+    batch, so they are not counted against the writer's buffer (and asking Arrow for them cost more than the rest)."""
     n = batch.num_rows
-    names = set(batch.schema.names)
-    unknown = names - set(EVENTS.names)
-    if unknown:
-        raise ValueError(f"columns not in the case schema: {sorted(unknown)}")
-    arrays = []
-    for field in EVENTS:
-        if field.name in fill:
-            value = fill[field.name]
-            arr = value if isinstance(value, pa.Array) else pa.repeat(pa.scalar(value, field.type), n)
-            if field.name in names:  # the reader's value wins where it has one
-                arr = pc.coalesce(batch.column(field.name).cast(field.type), arr)
-                if isinstance(arr, pa.ChunkedArray):  # a Table's column: a batch needs one array
-                    arr = arr.combine_chunks()
-        elif field.name in names:
-            arr = batch.column(field.name)
-            if isinstance(arr, pa.ChunkedArray):
-                arr = arr.combine_chunks()
-            if arr.type != field.type:
-                arr = arr.cast(field.type)
-        else:
-            arr = _nulls(n, field.type)
-        arrays.append(arr)
-    return pa.RecordBatch.from_arrays(arrays, schema=EVENTS)
+    names = batch.schema.names
+    arrays = list(_null_columns(n))
+    given: set[int] = set()  # positions of the columns not left NULL
+    for name, arr in zip(names, batch.columns, strict=True):
+        slot = _FIELDS.get(name)
+        if slot is None:
+            raise ValueError(f"columns not in the case schema: {sorted(set(names) - set(EVENTS.names))}")
+        if isinstance(arr, pa.ChunkedArray):  # a Table's column: a batch needs one array
+            arr = arr.combine_chunks()
+        if arr.type != slot[1]:
+            arr = arr.cast(slot[1])
+        arrays[slot[0]] = arr
+        given.add(slot[0])
+    for name, value in fill.items():
+        slot = _FIELDS.get(name)
+        if slot is None:
+            continue
+        arr = value if isinstance(value, pa.Array) else pa.repeat(pa.scalar(value, slot[1]), n)
+        if name in names:  # the reader's value wins where it has one
+            arr = pc.coalesce(arrays[slot[0]], arr)
+        arrays[slot[0]] = arr
+        given.add(slot[0])
+    return pa.RecordBatch.from_arrays(arrays, schema=EVENTS), sum(arrays[i].nbytes for i in given)
+
+
+def _families(batch: pa.RecordBatch) -> dict[str, int]:
+    """Rows per family of a conformed batch."""
+    counts = pc.value_counts(batch.column("family"))
+    return dict(zip(counts.field(0).to_pylist(), counts.field(1).to_pylist(), strict=True))
 
 
 # Dictionary encoding pays for every repetitive column but not for ids, clocks, offsets, frames and samples, and
@@ -112,11 +135,10 @@ class _Part:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="swk-parquet")
         self._pending: Future[None] | None = None
 
-    def count(self, batch: pa.RecordBatch, index: int) -> None:
-        """Account for a batch of input `index` held by this part."""
+    def count(self, families: dict[str, int], index: int) -> None:
+        """Account for a batch of input `index` held by this part, given its rows per family."""
         counts = self.tally.setdefault(index, [0, 0])
-        for fam, n in zip(*pc.value_counts(batch.column("family")).flatten(), strict=True):
-            name, n = fam.as_py(), n.as_py()
+        for name, n in families.items():
             if name == "reject":
                 counts[1] += n
             else:
@@ -125,8 +147,16 @@ class _Part:
 
     def write(self, table: pa.Table) -> None:
         self._wait()
-        self._pending = self._pool.submit(self.writer.write_table, table, row_group_size=table.num_rows)
+        self._pending = self._pool.submit(self._write, table)
         self.rows += table.num_rows
+
+    def _write(self, table: pa.Table) -> None:
+        # A row group of many small batches (a few events from each of hundreds of small logs) encodes column
+        # chunk by column chunk: copied into one chunk first it writes in half the time (measured: 64-row
+        # batches 0.48 s -> 0.25 s per 131,072 rows; from ~512 rows a batch it no longer pays).
+        if table.num_rows < COMBINE_BELOW * table.column(0).num_chunks:
+            table = table.combine_chunks()
+        self.writer.write_table(table, row_group_size=table.num_rows)
 
     def _wait(self) -> None:
         if self._pending is not None:
@@ -180,7 +210,7 @@ class CaseWriter:
             "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "extra": extra or {},
         }
-        self._buffers: dict[str | None, list[pa.RecordBatch]] = {}
+        self._buffers: dict[str | None, list[tuple[pa.RecordBatch, int, dict[str, int]]]] = {}
         self._buffered: dict[str | None, int] = {}
         self._buffered_bytes: dict[str | None, int] = {}
         self._parts: dict[str | None, _Part] = {}
@@ -228,15 +258,16 @@ class CaseWriter:
             "source_format": stats.format,
             "host": stats.host or self.default_host,
         }
-        out = conform(batch, fill)
+        out, nbytes = _conform(batch, fill)
         if stats.first_event_id is None:
             stats.first_event_id = self.next_id
         self.next_id += n
         stats.last_event_id = self.next_id - 1
         stats.written += n
-        for fam, count in zip(*pc.value_counts(out.column("family")).flatten(), strict=True):
-            self.seen[fam.as_py()] = self.seen.get(fam.as_py(), 0) + count.as_py()
-        self._route(out, self._input_index[id(stats)])
+        families = _families(out)
+        for fam, count in families.items():
+            self.seen[fam] = self.seen.get(fam, 0) + count
+        self._route(out, self._input_index[id(stats)], nbytes, families)
 
     def reject(self, rej: Reject, stats: mf.InputStats | None = None) -> None:
         """Keep a rejected record of the current input (or of `stats`) as a `reject` row."""
@@ -251,35 +282,40 @@ class CaseWriter:
         }
         batch = pa.RecordBatch.from_pylist([row], schema=pa.schema([EVENTS.field(k) for k in row]))
         ids = pa.array([self.next_id], type=pa.int64())
-        out = conform(batch, {"event_id": ids, "source_file": stats.path, "source_format": stats.format,
-                              "host": stats.host or self.default_host})  # fmt: skip
+        out, nbytes = _conform(batch, {"event_id": ids, "source_file": stats.path, "source_format": stats.format,
+                                       "host": stats.host or self.default_host})  # fmt: skip
         if stats.first_event_id is None:
             stats.first_event_id = self.next_id
         stats.last_event_id = self.next_id
         self.next_id += 1
         stats.rejected += 1
         self.rejects += 1
-        self._route(out, self._input_index[id(stats)])
+        self._route(out, self._input_index[id(stats)], nbytes, {"reject": 1})
 
-    def _route(self, batch: pa.RecordBatch, index: int) -> None:
+    def _route(self, batch: pa.RecordBatch, index: int, nbytes: int, families: dict[str, int]) -> None:
         if not self.partitioned:
-            self._buffer(None, batch, index)
+            self._buffer(None, batch, index, nbytes, families)
             return
-        self._route_hosts(batch, index)
+        self._route_hosts(batch, index, nbytes, families)
         if self._rotate_due:
             self._rotate_due = False
             self.rotate()
 
-    def _route_hosts(self, batch: pa.RecordBatch, index: int) -> None:
+    def _route_hosts(self, batch: pa.RecordBatch, index: int, nbytes: int, families: dict[str, int]) -> None:
         hosts = batch.column("host")
         distinct = pc.unique(hosts).to_pylist()
+        if len(distinct) == 1:
+            self._buffer(distinct[0], batch, index, nbytes, families)
+            return
         for host in distinct:
-            self._buffer(host, batch if len(distinct) == 1 else batch.filter(pc.equal(hosts, host)), index)
+            part = batch.filter(pc.equal(hosts, host))
+            self._buffer(host, part, index, part.nbytes, _families(part))
 
-    def _buffer(self, key: str | None, batch: pa.RecordBatch, index: int) -> None:
-        self._buffers.setdefault(key, []).append((batch, index))
+    def _buffer(self, key: str | None, batch: pa.RecordBatch, index: int, nbytes: int,
+                families: dict[str, int]) -> None:  # fmt: skip
+        self._buffers.setdefault(key, []).append((batch, index, families))
         self._buffered[key] = self._buffered.get(key, 0) + batch.num_rows
-        self._buffered_bytes[key] = self._buffered_bytes.get(key, 0) + batch.nbytes
+        self._buffered_bytes[key] = self._buffered_bytes.get(key, 0) + nbytes
         if self._buffered[key] >= self.row_group_rows or self._buffered_bytes[key] >= ROW_GROUP_BYTES:
             self._flush(key)
 
@@ -289,12 +325,12 @@ class CaseWriter:
         self._buffered_bytes.pop(key, None)
         if not batches:
             return
-        table = pa.Table.from_batches([b for b, _ in batches], schema=EVENTS)
+        table = pa.Table.from_batches([b for b, _, _ in batches], schema=EVENTS)
         part = self._parts.get(key)
         if part is None:
             part = self._parts[key] = self._open_part(key)
-        for batch, index in batches:
-            part.count(batch, index)
+        for _batch, index, families in batches:
+            part.count(families, index)
         if self.partitioned:
             table = table.drop_columns(["host"])  # the partition folder carries it
         part.write(table)
@@ -363,7 +399,9 @@ class CaseWriter:
 
     def _committed_stats(self, index: int, stats: mf.InputStats) -> dict[str, Any]:
         written, rejected = self._done.get(index, [0, 0])
-        return mf.InputStats(**{**stats.__dict__, "written": written, "rejected": rejected}).to_json()
+        out = stats.to_json()
+        out.update(written=written, rejected=rejected, read=written + rejected)
+        return out
 
     def commit(self) -> dict[str, Any]:
         """Flush, close and move every part into place; returns the final manifest."""
