@@ -31,6 +31,7 @@ from swk.kernel.abi import (
 )
 
 RECORD_SIZE = sizeof(SLEEPWALKER_EVENT_RECORD)
+RECORD_DTYPE = np.dtype(SLEEPWALKER_EVENT_RECORD)  # built from the ctypes layout once (it costs ~0.2 ms a call)
 NTDLL_PATH = r"\Device\HarddiskVolume3\Windows\System32\ntdll.dll"
 NTDLL_BASE = 0x00007FFD_F740_0000
 KERNELBASE_BASE = 0x00007FFD_F4C0_0000
@@ -100,7 +101,7 @@ def thread_record(*, sequence: int = 2, qpc: int = 0, pid: int = 5150, tid: int 
 def realistic_records(n: int, *, seed: int = 1, qpc_start: int = 3_400_000_000, qpc_step: int = 20_000) -> np.ndarray:
     """`n` records as a numpy structured array: ~85% handle opens, ~15% thread starts, some of them injections."""
     rng = np.random.default_rng(seed)
-    recs = np.zeros(n, dtype=np.dtype(SLEEPWALKER_EVENT_RECORD))
+    recs = np.zeros(n, dtype=RECORD_DTYPE)
     hdr, h, t = recs["Header"], recs["Data"]["Handle"], recs["Data"]["Thread"]
     is_thread = rng.random(n) < 0.15
     hdr["Size"] = RECORD_SIZE
@@ -240,11 +241,11 @@ def _fixed_bytes(column: pa.Array, width: int) -> np.ndarray:
     return out
 
 
-def _origin_paths(batch: pa.RecordBatch) -> np.ndarray:
-    """(n, 260) UTF-16 code units of OriginPath, cut to 259 units; each distinct path is encoded once."""
-    n = batch.num_rows
+def _origin_paths(batch: pa.RecordBatch, rows: np.ndarray) -> np.ndarray:
+    """(len(rows), 260) UTF-16 code units of OriginPath of `rows`, cut to 259 units; each distinct path is encoded
+    once."""
     if "origin_path" not in batch.schema.names:
-        return np.zeros((n, ORIGIN_PATH_CHARS), dtype=np.uint16)
+        return np.zeros((len(rows), ORIGIN_PATH_CHARS), dtype=np.uint16)
     encoded = pc.dictionary_encode(pc.fill_null(batch.column("origin_path").cast(pa.string()), ""))
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
@@ -252,7 +253,19 @@ def _origin_paths(batch: pa.RecordBatch) -> np.ndarray:
     for i, text in enumerate(encoded.dictionary.to_pylist()):
         units = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)[: ORIGIN_PATH_CHARS - 1]
         table[i, : len(units)] = units
-    return table[encoded.indices.to_numpy(zero_copy_only=False)]
+    return table[encoded.indices.to_numpy(zero_copy_only=False)[rows]]
+
+
+# Every case column `records_from_batch` reads: a caller reading a case only for its records reads these (measured on
+# a 1 M-event case: 44 of its 122 columns, 0.2 s to read instead of 0.6 s).
+RECORD_COLUMNS = ("family", "clock", "raw_clock", "ts", "sequence", "flags", "stream_mask", "actor_pid", "target_pid",
+                  "access_mask", "class_id", "class_name", "origin_address", "origin_protect", "origin_path",
+                  "exec_protect", "from_ntdll", "from_exe", "is_thread_object", "is_duplicate", "frame_count", "frames",
+                  "status_open_process", "status_basic_info", "status_section_name", "deep_alloc_base",
+                  "deep_region_size", "deep_region_protect", "deep_region_state", "deep_region_type",
+                  "deep_sample_size", "deep_sample", "tid", "start_address", "image_base", "image_size", "got_start",
+                  "got_range", "is_remote", "outside_main_image", "corr_flags", "start_region_protect",
+                  "start_region_exec")  # fmt: skip
 
 
 def records_from_batch(batch: pa.RecordBatch, *, boot_ns: int = 0, qpc_frequency: int = 10_000_000) -> np.ndarray:
@@ -267,7 +280,7 @@ def records_from_batch(batch: pa.RecordBatch, *, boot_ns: int = 0, qpc_frequency
     family = batch.column("family") if "family" in batch.schema.names else pa.nulls(batch.num_rows, pa.string())
     batch = batch.filter(pc.fill_null(pc.is_in(family, pa.array(["handle", "thread"])), False))
     n = batch.num_rows
-    recs = np.zeros(n, dtype=np.dtype(SLEEPWALKER_EVENT_RECORD))
+    recs = np.zeros(n, dtype=RECORD_DTYPE)
     if not n:
         return recs
     is_h = np.asarray(pc.equal(batch.column("family"), "handle").to_numpy(zero_copy_only=False), dtype=bool)
@@ -330,10 +343,10 @@ def records_from_batch(batch: pa.RecordBatch, *, boot_ns: int = 0, qpc_frequency
                                           _ints(batch, "deep_region_protect"), protect),
             "DeepRegionState": _ints(batch, "deep_region_state"), "DeepRegionType": _ints(batch, "deep_region_type"),
             "DeepSampleSize": np.clip(sample_size, 0, MAX_DEEP_SAMPLE_BYTES), "DeepSample": sample,
-            "OriginPath": _origin_paths(batch),
         }  # fmt: skip
-        for name, value in values.items():
-            h[name][is_h] = value[is_h].astype(h[name].dtype)  # astype wraps, as the C fields do
+        rows = np.flatnonzero(is_h)
+        _scatter(h, rows, values)
+        h["OriginPath"][rows] = _origin_paths(batch, rows)  # 520 bytes a row: gathered for these rows only
     if is_t.any():
         values = {
             "ProcessId": target, "ThreadId": _ints(batch, "tid").view(np.uint64), "CreatorPid": actor,
@@ -342,9 +355,15 @@ def records_from_batch(batch: pa.RecordBatch, *, boot_ns: int = 0, qpc_frequency
             "ImageSize": _ints(batch, "image_size").view(np.uint64), "Flags": flags, "FrameCount": counts,
             "Frames": frames,
         }  # fmt: skip
-        for name, value in values.items():
-            t[name][is_t] = value[is_t].astype(t[name].dtype)
+        _scatter(t, np.flatnonzero(is_t), values)
     return recs
+
+
+def _scatter(struct: np.ndarray, rows: np.ndarray, values: dict[str, np.ndarray]) -> None:
+    """`struct[name][rows] = value[rows]` for each field, cast like the C fields (astype wraps)."""
+    for name, value in values.items():
+        field = struct[name]
+        field[rows] = value[rows].astype(field.dtype, copy=False)
 
 
 def _class_from_name(batch: pa.RecordBatch) -> np.ndarray:
@@ -356,5 +375,5 @@ def _class_from_name(batch: pa.RecordBatch) -> np.ndarray:
             + np.where(pc.equal(names, "DIRECT-SYSCALL-SUSPECT").to_numpy(zero_copy_only=False), 2, 0))  # fmt: skip
 
 
-__all__ = ["MEM_PRIVATE", "RECORD_SIZE", "STATUS_UNSUCCESSFUL", "handle_record", "realistic_records",
+__all__ = ["MEM_PRIVATE", "RECORD_COLUMNS", "RECORD_SIZE", "STATUS_UNSUCCESSFUL", "handle_record", "realistic_records",
            "records_from_batch", "thread_record", "write_records"]  # fmt: skip

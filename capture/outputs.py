@@ -87,9 +87,19 @@ def write_ioctl(batches: Iterable[pa.RecordBatch], path: Path, ctx: OutputContex
             chosen = batch.filter(pc.fill_null(keep, False))
             if chosen.num_rows:
                 records = records_from_batch(chosen, boot_ns=ctx.boot_ns, qpc_frequency=ctx.qpc_frequency)
-                fh.write(records.tobytes())
+                fh.write(records.view("u1"))  # the buffer itself, not a copy of it
                 count += len(records)
     return count
+
+
+def columns(fmt: str) -> list[str] | None:
+    """The case columns the `fmt` writer reads (None: any of them), so a caller reading a case for it reads only
+    those; the writer sees the same values as in a batch of every column."""
+    if fmt == "ioctl":
+        from swk.capture.ioctl_encode import RECORD_COLUMNS
+
+        return ["kind", *RECORD_COLUMNS]
+    return None
 
 
 def _lazy(module: str, name: str = "write") -> Callable[[Iterable[pa.RecordBatch], Path, OutputContext], int]:

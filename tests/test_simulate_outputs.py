@@ -40,6 +40,19 @@ def test_records_ingest_with_zero_rejects_and_match_the_case(run, tmp_path):
     assert mismatched == 0
 
 
+def test_ioctl_records_need_only_their_columns(run):
+    # the run reads only `outputs.columns("ioctl")` of the case: every column records_from_batch reads must be there
+    import pyarrow.parquet as pq
+
+    from swk.capture.ioctl_encode import records_from_batch
+    from swk.capture.outputs import columns
+
+    table = pq.read_table(run.case).combine_chunks()
+    every = records_from_batch(table.to_batches()[0])
+    assert len(every) > 1000
+    assert records_from_batch(table.select(columns("ioctl")).to_batches()[0]).tobytes() == every.tobytes()
+
+
 def test_jsonl_lines_and_symbols(run):
     lines = [json.loads(line) for line in run.outputs["jsonl"].read_text().splitlines()]
     assert {"ioctl", "sleepwalker-broker"} <= {line["category"] for line in lines}

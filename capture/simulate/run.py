@@ -131,7 +131,7 @@ def write_outputs(case_path: Path, out_dir: Path, formats: tuple[str, ...], sim:
     """Each requested Sleepwalker output of the case's rows (through `swk.capture.outputs.WRITERS`)."""
     import pyarrow.parquet as pq
 
-    from swk.capture.outputs import WRITERS, OutputContext
+    from swk.capture.outputs import WRITERS, OutputContext, columns
 
     host = sim.host
     # the writers call resolve(address, pid); processes that exited during the run are gone from the host, as they
@@ -147,7 +147,10 @@ def write_outputs(case_path: Path, out_dir: Path, formats: tuple[str, ...], sim:
         # per-batch arrays of every column would otherwise set the peak RSS of a run (the IOCTL writer alone on a
         # 5M-event case: 344 MiB by default, 266 MiB so, below the simulation's own peak)
         reader = pq.ParquetFile(case_path, pre_buffer=False)
-        WRITERS[fmt](reader.iter_batches(batch_size=OUTPUT_BATCH_ROWS), path, ctx)
+        wanted = columns(fmt)
+        if wanted is not None:
+            wanted = [name for name in reader.schema_arrow.names if name in wanted]
+        WRITERS[fmt](reader.iter_batches(batch_size=OUTPUT_BATCH_ROWS, columns=wanted), path, ctx)
         written[fmt] = path
     return written
 
