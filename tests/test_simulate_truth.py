@@ -98,3 +98,16 @@ def test_per_key_replay_differs_only_where_the_driver_table_does(mixed):
     extra = [d for d in per_key if (d.rule, d.trigger_event_id) not in driver]
     # per-key chains may reset where a driver slot was taken over or evicted, and vice versa; nothing else differs
     assert all("MARK_CHAIN" in d.rule for d in extra)
+
+
+def test_raised_record_is_the_detection_record():
+    from swk.capture.simulate.truth import raised_record, record
+    from swk.kernel.catalogue import CATALOGUE
+    from swk.kernel.model.detection import Raised
+
+    for i, entry in enumerate(CATALOGUE):
+        evidence = [(40 + i, 900), (7, 1000), (40 + i, 900)] if i % 2 else []
+        r = Raised("H", entry.rule, 1000 + i, 40 + i, 11, None, (1, 2, None), evidence, marks=i or None)
+        r.live_event_id = 99
+        assert raised_record(r) == record(r.to_detection(i, "live", 99))
+        assert list(raised_record(r)) == list(record(r.to_detection(i, "live", 99)))  # the same key order
