@@ -5,7 +5,7 @@ Why processes: pyevtx-rs keeps the GIL while it parses, and json.loads and the m
 nothing; one process decodes at about half the rate of pyevtx-rs plus json.loads alone. At most one unit per
 worker and one more are in flight, so memory stays flat whatever the input size. A small input is decoded in this process by
 the same function, so both paths give the same rows. Workers come from a forkserver: the ingest process already
-runs writer and hashing threads, and forking a threaded process is unsafe.
+runs writer and hashing threads, and forking a threaded process is unsafe; the forkserver preloads the readers.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ WORKERS = max(1, min(os.cpu_count() or 1, 8))
 QUEUED = 2 * WORKERS  # tasks given to workers at once: each has one and the next is waiting
 HELD = QUEUED + WORKERS  # tasks in hand at once (given to workers, decoded here, or done and not yet taken)
 _pool: ProcessPoolExecutor | None = None
+# Imported once by the forkserver, so each worker forks with swk and pyarrow loaded instead of importing them
+# itself: two workers return their first task 0.15 s sooner on this 2-core machine under load (0.46 s -> 0.31 s).
+PRELOAD = ("swk.capture.sysmon.evtx_file", "swk.capture.sysmon.json_lines")
 
 
 @dataclass
@@ -47,8 +50,8 @@ def ordered(fn: Callable[..., Part], tasks: Iterable[tuple[Any, ...]], *, parall
     """`fn(*task)` for every task, in task order: in worker processes when `parallel` and there are cores.
 
     Every worker has a task and the next one is waiting, so a worker does not idle while this process writes. Until
-    the first task is back, this process decodes the next tasks itself instead of waiting: workers take a second or
-    so to start (each imports pyarrow). After that it only hands out tasks, as a third decoder on two cores would
+    the first task is back, this process decodes the next tasks itself instead of waiting: the first worker takes a
+    few tenths of a second to start (the forkserver imports swk and pyarrow first). After that it only hands out tasks, as a third decoder on two cores would
     delay them. At most `HELD` tasks are in hand, so memory stays flat.
 
     If the workers cannot run (a script that imports swk without an `if __name__ == "__main__"` guard makes
@@ -118,6 +121,8 @@ def _shared_pool() -> ProcessPoolExecutor | None:
         return None
     if _pool is None:
         context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+        if os.name == "posix":  # __main__ is the forkserver's own default
+            context.set_forkserver_preload(["__main__", *PRELOAD])
         _pool = ProcessPoolExecutor(WORKERS, mp_context=context)
         atexit.register(_pool.shutdown, cancel_futures=True)
     return _pool
