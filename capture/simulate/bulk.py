@@ -290,12 +290,13 @@ class Bulk:
         n = len(index)
         out = self._common(sink, c, "handle", "HandleTelemetry", np.full(n, 4, dtype=np.int64), workers)
         flags = pa.array(self._t_flags[index])
+        classes = pa.array(index.astype(np.int32))
         out.update({
             "actor_pid": pa.array(self._t_caller[index]), "target_pid": pa.array(self.pids[c["target"]]),
             "access_mask": pa.array(self._t_access[index]), "flags": flags, "stream_mask": stream_mask(flags),
             "sequence": pa.array(sequences), "is_thread_object": pa.array(self._t_thread[index]),
             "is_duplicate": pa.array(self._t_dup[index]),
-            **{name: column.take(pa.array(index.astype(np.int32))) for name, column in self._class_columns.items()},
+            **{name: column.take(classes) for name, column in self._class_columns.items()},
             "deep_sample_size": pa.array(np.zeros(n, dtype=np.int32)),
             "deep_sample": pa.array(np.full(n, b"", dtype=object), type=pa.binary()),
         })  # fmt: skip

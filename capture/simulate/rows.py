@@ -8,6 +8,7 @@ which is expanded into ~20 columns only when a batch is built) and handed over i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -34,6 +35,7 @@ def signed(value: int) -> int:
     return value - (1 << 64) if value >= _SIGN else value
 
 
+@functools.lru_cache(maxsize=4096)  # most thread rows share the worker's stack: one list, only read by pa.array
 def _frames(addresses: tuple[int, ...]) -> list[dict[str, Any]]:
     return [{"address": signed(a), "module": None, "offset": None} for a in addresses]
 
@@ -335,8 +337,16 @@ def class_table(classes: list[Classification]) -> dict[str, pa.Array]:
     }
 
 
+_REPEATED: dict[tuple[object, pa.DataType | None], pa.Array] = {}
+
+
 def _repeat(value: object, n: int, type_: pa.DataType | None = None) -> pa.Array:
-    return pa.repeat(pa.scalar(value, type=type_), n)
+    """`n` times `value`: a slice of one long array per value (a few dozen values, each repeated in every flush)."""
+    key = (value, type_)
+    repeated = _REPEATED.get(key)
+    if repeated is None or len(repeated) < n:
+        repeated = _REPEATED[key] = pa.repeat(pa.scalar(value, type=type_), max(n, BATCH_ROWS))
+    return repeated.slice(0, n)
 
 
 _CAPTURED, _MEMORY_RELATED = int(HandleFlag.DEEP_PATH_CAPTURED), int(HandleFlag.MEMORY_RELATED)

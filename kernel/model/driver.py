@@ -13,6 +13,7 @@ store, memory) see the state at that time. The work-slot limits still drop event
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from itertools import cycle, islice
 from typing import Protocol
 
@@ -40,16 +41,30 @@ _MEMORY_RELATED, _THREAD_OBJECT, _DUPLICATE = (int(HandleFlag.MEMORY_RELATED), i
                                               int(HandleFlag.DUPLICATE_OPERATION))  # fmt: skip
 
 
+@dataclass(slots=True, eq=False)  # one per thread event: a generated __init__, not a setattr loop
 class ThreadRecord:
     """Everything the driver knows about one analysed thread (ThreadTelemetry + the IOCTL record)."""
 
-    __slots__ = ("actor", "corr_age", "corr_flags", "corr_mask", "flags", "frames", "got_range", "got_start",
-                 "image_base", "image_size", "outside", "pid", "remote", "start", "start_exec", "start_protect",
-                 "start_state", "start_status", "start_type", "tid")  # fmt: skip
-
-    def __init__(self, **fields: object) -> None:
-        for name, value in fields.items():
-            setattr(self, name, value)
+    pid: int
+    tid: int
+    actor: int
+    start: int
+    image_base: int
+    image_size: int
+    got_start: bool
+    got_range: bool
+    remote: bool
+    outside: bool
+    corr_flags: int
+    corr_mask: int
+    corr_age: int
+    start_protect: int
+    start_state: int
+    start_type: int
+    start_status: int
+    start_exec: bool
+    frames: tuple[int, ...]
+    flags: int
 
 
 class Sink(Protocol):
