@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -210,7 +211,7 @@ class CaseWriter:
             "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "extra": extra or {},
         }
-        self._buffers: dict[str | None, list[tuple[pa.RecordBatch, int, dict[str, int]]]] = {}
+        self._buffers: dict[str | None, list[tuple[pa.RecordBatch, list[tuple[int, dict[str, int]]]]]] = {}
         self._buffered: dict[str | None, int] = {}
         self._buffered_bytes: dict[str | None, int] = {}
         self._parts: dict[str | None, _Part] = {}
@@ -267,7 +268,47 @@ class CaseWriter:
         families = _families(out)
         for fam, count in families.items():
             self.seen[fam] = self.seen.get(fam, 0) + count
-        self._route(out, self._input_index[id(stats)], nbytes, families)
+        self._route(out, [(self._input_index[id(stats)], families)], nbytes)
+
+    def write_spans(self, batch: pa.RecordBatch, spans: list[tuple[mf.InputStats, int]]) -> None:
+        """Append decoded rows of several inputs at once: `spans` gives each input and how many of the rows, in
+        order. One conformed batch instead of one per input: small inputs (a few dozen Windows events each) cost
+        what the conversion of their batch costs, not their rows."""
+        if len(spans) == 1 and spans[0][1] == batch.num_rows:
+            self.write(batch, spans[0][0])
+            return
+        if len(spans) == 1 or self.partitioned:  # a partitioned case routes by host: one input at a time
+            start = 0
+            for stats, n in spans:
+                self.write(batch.slice(start, n), stats)
+                start += n
+            return
+        sizes = np.array([n for _stats, n in spans], dtype=np.int64)
+        which = pa.array(np.repeat(np.arange(len(spans)), sizes))
+        first = self.next_id
+        fill: dict[str, Any] = {
+            "event_id": pa.array(range(first, first + batch.num_rows), type=pa.int64()),
+            "source_file": pa.array([s.path for s, _n in spans], type=pa.string()).take(which),
+            "source_format": pa.array([s.format for s, _n in spans], type=pa.string()).take(which),
+            "host": pa.array([s.host or self.default_host for s, _n in spans], type=pa.string()).take(which),
+        }
+        out, nbytes = _conform(batch, fill)
+        counts = []
+        start = 0
+        for stats, n in spans:
+            if not n:
+                continue
+            if stats.first_event_id is None:
+                stats.first_event_id = first + start
+            stats.last_event_id = first + start + n - 1
+            stats.written += n
+            families = _families(out.slice(start, n))
+            for fam, count in families.items():
+                self.seen[fam] = self.seen.get(fam, 0) + count
+            counts.append((self._input_index[id(stats)], families))
+            start += n
+        self.next_id += batch.num_rows
+        self._route(out, counts, nbytes)
 
     def reject(self, rej: Reject, stats: mf.InputStats | None = None) -> None:
         """Keep a rejected record of the current input (or of `stats`) as a `reject` row."""
@@ -290,30 +331,32 @@ class CaseWriter:
         self.next_id += 1
         stats.rejected += 1
         self.rejects += 1
-        self._route(out, self._input_index[id(stats)], nbytes, {"reject": 1})
+        self._route(out, [(self._input_index[id(stats)], {"reject": 1})], nbytes)
 
-    def _route(self, batch: pa.RecordBatch, index: int, nbytes: int, families: dict[str, int]) -> None:
+    def _route(self, batch: pa.RecordBatch, counts: list[tuple[int, dict[str, int]]], nbytes: int) -> None:
+        """Buffer a conformed batch; `counts` gives its rows per family for each input it holds."""
         if not self.partitioned:
-            self._buffer(None, batch, index, nbytes, families)
+            self._buffer(None, batch, counts, nbytes)
             return
-        self._route_hosts(batch, index, nbytes, families)
+        self._route_hosts(batch, counts, nbytes)
         if self._rotate_due:
             self._rotate_due = False
             self.rotate()
 
-    def _route_hosts(self, batch: pa.RecordBatch, index: int, nbytes: int, families: dict[str, int]) -> None:
+    def _route_hosts(self, batch: pa.RecordBatch, counts: list[tuple[int, dict[str, int]]], nbytes: int) -> None:
         hosts = batch.column("host")
         distinct = pc.unique(hosts).to_pylist()
         if len(distinct) == 1:
-            self._buffer(distinct[0], batch, index, nbytes, families)
+            self._buffer(distinct[0], batch, counts, nbytes)
             return
+        ((index, _families_of_all),) = counts  # write_spans gives a partitioned case one input at a time
         for host in distinct:
             part = batch.filter(pc.equal(hosts, host))
-            self._buffer(host, part, index, part.nbytes, _families(part))
+            self._buffer(host, part, [(index, _families(part))], part.nbytes)
 
-    def _buffer(self, key: str | None, batch: pa.RecordBatch, index: int, nbytes: int,
-                families: dict[str, int]) -> None:  # fmt: skip
-        self._buffers.setdefault(key, []).append((batch, index, families))
+    def _buffer(self, key: str | None, batch: pa.RecordBatch, counts: list[tuple[int, dict[str, int]]],
+                nbytes: int) -> None:  # fmt: skip
+        self._buffers.setdefault(key, []).append((batch, counts))
         self._buffered[key] = self._buffered.get(key, 0) + batch.num_rows
         self._buffered_bytes[key] = self._buffered_bytes.get(key, 0) + nbytes
         if self._buffered[key] >= self.row_group_rows or self._buffered_bytes[key] >= ROW_GROUP_BYTES:
@@ -325,12 +368,13 @@ class CaseWriter:
         self._buffered_bytes.pop(key, None)
         if not batches:
             return
-        table = pa.Table.from_batches([b for b, _, _ in batches], schema=EVENTS)
+        table = pa.Table.from_batches([b for b, _counts in batches], schema=EVENTS)
         part = self._parts.get(key)
         if part is None:
             part = self._parts[key] = self._open_part(key)
-        for _batch, index, families in batches:
-            part.count(families, index)
+        for _batch, counts in batches:
+            for index, families in counts:
+                part.count(families, index)
         if self.partitioned:
             table = table.drop_columns(["host"])  # the partition folder carries it
         part.write(table)
