@@ -5,6 +5,11 @@ A format module exposes `NAME`, `DESCRIPTION`, `sniff(head, path) -> bool` and
 `event_id`, `source_file` and `source_format`, which the writer fills; a reader may leave `host` unset. Before the
 first record is accepted, "not this format" raises `WrongFormat`; after that, a damaged record becomes a `Reject`
 and reading goes on.
+
+A format whose inputs are often many and small (EVTX) may also expose `read_many(paths, ctxs)` for inputs up to
+its `MANY_UP_TO` bytes: the same rows and rejects as `read` of each, but batches shared by several inputs, each
+batch given with [(input position, rows), ...] and each reject with its input's position (`swk ingest` uses it for
+runs of such inputs).
 """
 
 from __future__ import annotations

@@ -8,17 +8,21 @@ reader decodes, since hashing releases the GIL.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from swk import capture
 from swk.capture.base import ReadContext, Reject
 from swk.errors import SwkError, WrongFormat
 from swk.kernel.clock import iso, to_ns
+from swk.store.manifest import InputStats
 from swk.store.reader import open_case
 from swk.store.writer import CaseWriter
 
@@ -93,6 +97,32 @@ def plan(inputs: list[Path], fmt: str = "auto") -> Plan:
     return out
 
 
+def _groups(inputs: list[Planned]) -> Iterator[list[Planned]]:
+    """The inputs in order, in runs of consecutive small inputs of a format whose reader reads several at once
+    (`read_many`, for inputs up to its `MANY_UP_TO` bytes); every other input alone."""
+    run: list[Planned] = []
+    for item in inputs:
+        reader = capture.load(item.fmt)
+        if hasattr(reader, "read_many") and item.size <= reader.MANY_UP_TO:
+            if run and run[0].fmt != item.fmt:
+                yield run
+                run = []
+            run.append(item)
+            continue
+        if run:
+            yield run
+            run = []
+        yield [item]
+    if run:
+        yield run
+
+
+def _one(items: Iterator[pa.RecordBatch | Reject]) -> Iterator[tuple[Any, pa.RecordBatch | Reject]]:
+    """A reader's items for one input in `read_many`'s form: a batch with [(0, its rows)], a reject with 0."""
+    for out in items:
+        yield (0, out) if isinstance(out, Reject) else ([(0, out.num_rows)], out)
+
+
 def ingest(inputs: list[Path], output: Path, options: Options, *,
            progress: Callable[[int, int], None] | None = None,
            announce: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
@@ -108,36 +138,59 @@ def ingest(inputs: list[Path], output: Path, options: Options, *,
     if partitioned and output.is_dir() and any(output.rglob("*.parquet")):
         first_id = open_case(output).max_event_id() + 1  # add to an existing directory case
     total = sum(p.size for p in work.inputs)
-    done_before = 0
     writer = CaseWriter(output, partitioned=partitioned, default_host=options.host or "unknown",
                         first_event_id=first_id)  # fmt: skip
     writer.set_clock({"qpc_frequency": options.qpc_frequency,
                       "boot_time": iso(to_ns(options.boot_time)) if options.boot_time else None})  # fmt: skip
+    done_before = 0
     with ThreadPoolExecutor(max_workers=1) as hasher, writer:
-        for item in work.inputs:
-            if announce:
+
+        def begin(item: Planned, quiet: bool) -> InputStats:
+            if announce and not quiet:
                 announce(f"{item.path}: {item.fmt} ({item.chosen_by})")
             digest: Future[str] = hasher.submit(sha256_of, item.path)
-            stats = writer.begin_input(str(item.path), item.fmt, sha256=digest, size=item.size, host=options.host)
-            ctx = ReadContext(
-                host=options.host,
-                boot_time=options.boot_time,
-                qpc_frequency=options.qpc_frequency,
-                progress=(lambda d, b=done_before: progress(b + d, total)) if progress else None,
-            )
-            reader = capture.load(item.fmt)
-            for out in reader.read(item.path, ctx):
-                if isinstance(out, Reject):
-                    writer.reject(out)
-                else:
-                    writer.write(out)
+            return writer.begin_input(str(item.path), item.fmt, sha256=digest, size=item.size, host=options.host)
+
+        def end(item: Planned, stats: InputStats, ctx: ReadContext, quiet: bool) -> None:
             stats.skipped = ctx.skipped
             stats.warnings = list(ctx.warnings)
             stats.info = dict(ctx.info)
-            done_before += item.size
             if announce:
+                if quiet:  # begun with others: its lines come together, in the order one input at a time gives
+                    announce(f"{item.path}: {item.fmt} ({item.chosen_by})")
                 for warning in ctx.warnings:
                     announce(f"{item.path}: warning: {warning}")
                 announce(f"{item.path}: read {stats.read}, written {stats.written}, rejected {stats.rejected}"
                          + (f", skipped {stats.skipped}" if stats.skipped else ""))  # fmt: skip
+
+        for group in _groups(work.inputs):
+            ctxs = []
+            for item in group:
+                report = (lambda d, b=done_before: progress(b + d, total)) if progress else None
+                ctxs.append(ReadContext(host=options.host, boot_time=options.boot_time,
+                                        qpc_frequency=options.qpc_frequency, progress=report))  # fmt: skip
+                done_before += item.size
+            reader = capture.load(group[0].fmt)
+            quiet = len(group) > 1
+            # Inputs are begun in order up to the last one an item holds, written, and ended once a later one holds
+            # rows: a reader completes an input's context before it gives an item of a later input.
+            begun: list[InputStats] = []
+            if quiet:
+                outs = reader.read_many([item.path for item in group], ctxs)
+            else:  # announced, and its hash started, before it is read
+                begun.append(begin(group[0], quiet))
+                outs = _one(reader.read(group[0].path, ctxs[0]))
+            ended = 0
+            for where, out in itertools.chain(outs, [(len(group) - 1, None)]):
+                last = where if isinstance(where, int) else where[-1][0]
+                while len(begun) <= last:
+                    begun.append(begin(group[len(begun)], quiet))
+                if isinstance(out, Reject):
+                    writer.reject(out, begun[last])
+                elif out is not None:
+                    writer.write_spans(out, [(begun[k], n) for k, n in where])  # type: ignore[union-attr]
+                while ended < last:
+                    end(group[ended], begun[ended], ctxs[ended], quiet)
+                    ended += 1
+            end(group[ended], begun[ended], ctxs[ended], quiet)
     return writer.manifest()

@@ -36,7 +36,7 @@ from swk.capture.sysmon.evtx_chunks import (
 )
 from swk.capture.sysmon.evtx_json import decode
 from swk.capture.sysmon.parallel import Part, ordered
-from swk.capture.sysmon.rows import Rows, Stats
+from swk.capture.sysmon.rows import BATCH_EVENTS, Rows, Stats
 from swk.errors import WrongFormat
 
 NAME = "evtx"
@@ -45,6 +45,7 @@ _RECORD_NUMBER = re.compile(r"record number (\d+)")
 _ID_AND_JSON = operator.itemgetter("event_record_id", "data")
 CHUNKS_PER_TASK = 128  # 8 MiB of log (~3,000 events) per unit of work: a batch per unit, so not smaller
 PARALLEL_CHUNKS = 256  # from 16 MiB on (two units or more), chunks are decoded in worker processes
+MANY_UP_TO = FILE_HEADER_SIZE + CHUNKS_PER_TASK * CHUNK_SIZE  # files of one unit or less: `read_many` takes them
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -55,15 +56,10 @@ def sniff(head: bytes, path: Path) -> bool:
 def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
     """Every record of every chunk, in file order; records the parser cannot return are rejects."""
     size = path.stat().st_size
-    with path.open("rb", buffering=0) as fh:  # whole chunks and a few header bytes at seeks: no buffer to refill
-        header = fh.read(FILE_HEADER_SIZE)
-        if header[:8] != FILE_MAGIC:
-            raise WrongFormat(path, 0, f"file header magic {header[:8].hex(' ')}: not an EVTX file (ElfFile)")
-        if len(header) < FILE_HEADER_SIZE:
-            yield Reject(0, f"EVTX file header: the file ends after {len(header)} of 4096 bytes", header)
-            return
-        for message in _zeroed_gaps(fh, size):
-            ctx.warn(message)
+    cut = _header(path, size, ctx)
+    if cut is not None:
+        yield cut
+        return
     count = -(-(size - FILE_HEADER_SIZE) // CHUNK_SIZE)
     tasks = [(str(path), first, min(CHUNKS_PER_TASK, count - first)) for first in range(0, count, CHUNKS_PER_TASK)]
     stats = Stats()
@@ -77,11 +73,97 @@ def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
         ctx.warn(message)
 
 
+def read_many(paths: list[Path], ctxs: list[ReadContext]) -> Iterator[Many]:
+    """`read` of several small files (up to `MANY_UP_TO` bytes each) into shared batches: the same rows and rejects
+    as `read` gives, in order. A batch comes with the files its rows are from, as (position in `paths`, rows); a
+    reject with its file's position. Each file's context is complete before an item of a later file comes.
+
+    A small log is a few dozen events, and building a batch costs about as much for 30 rows as for 3,000 (some 40
+    Arrow calls), so small files share one batch; each file keeps its own counts (`Rows.begin_input`), so the
+    warnings about its values are its own.
+    """
+    rows = Rows(unescape=False, system_clock="event-time")
+    pending: list[tuple[int, Stats]] = []  # files whose last rows may not be flushed yet, oldest first
+    for position, (path, ctx) in enumerate(zip(paths, ctxs, strict=True)):
+        size = path.stat().st_size
+        items: list[pa.RecordBatch | Reject] = []
+        spans: list[list[tuple[int, int, int]]] = []  # the files in each batch of `items`
+        cut = _header(path, size, ctx)
+        if cut is None:
+            pending.append((position, rows.begin_input(position)))
+            _decode(str(path), 0, -(-(size - FILE_HEADER_SIZE) // CHUNK_SIZE), rows, ctx, items, spans)
+        else:  # after the rows queued so far, as `_decode` does for its rejects
+            batch = rows.flush()
+            if batch is not None:
+                items.append(batch)
+                spans.append(rows.flushed)
+            items.append(cut)
+        batch_spans = iter(spans)
+        for item in items:  # a batch flushed early (before a reject, or full), or a reject
+            if isinstance(item, pa.RecordBatch):
+                yield _batch(item, next(batch_spans), pending, ctxs)
+            else:
+                _complete(pending, ctxs, position)
+                yield position, item
+        ctx.advance(size)
+        if len(rows) >= BATCH_EVENTS // 2 or position == len(paths) - 1:
+            batch = rows.flush()
+            if batch is not None:
+                yield _batch(batch, rows.flushed, pending, ctxs)
+    _complete(pending, ctxs, None)
+
+
+Many = tuple[list[tuple[int, int]], pa.RecordBatch] | tuple[int, Reject]
+
+
+def _batch(batch: pa.RecordBatch, spans: list[tuple[int, int, int]], pending: list[tuple[int, Stats]],
+           ctxs: list[ReadContext]) -> Many:  # fmt: skip
+    """A batch of several files' rows with (file, rows) of each; the files before its last are complete."""
+    files = [(key, length) for key, _start, length in spans if length]
+    _complete(pending, ctxs, files[-1][0])
+    return files, batch
+
+
+def _complete(pending: list[tuple[int, Stats]], ctxs: list[ReadContext], current: int | None) -> None:
+    """Warn of the value counts of each pending file before `current` (every one when None): all their rows are
+    flushed. Runs before the next file's first item is handed on (a file's batch comes before its rejects)."""
+    while pending and (current is None or pending[0][0] < current):
+        position, stats = pending.pop(0)
+        for message in stats.warnings("event log's TimeCreated"):
+            ctxs[position].warn(message)
+
+
+def _header(path: Path, size: int, ctx: ReadContext) -> Reject | None:
+    """Check the file header (WrongFormat if it is not EVTX's) and warn of missing records; a header cut short is a
+    reject and the end of the file."""
+    with path.open("rb", buffering=0) as fh:  # whole chunks and a few header bytes at seeks: no buffer to refill
+        header = fh.read(FILE_HEADER_SIZE)
+        if header[:8] != FILE_MAGIC:
+            raise WrongFormat(path, 0, f"file header magic {header[:8].hex(' ')}: not an EVTX file (ElfFile)")
+        if len(header) < FILE_HEADER_SIZE:
+            return Reject(0, f"EVTX file header: the file ends after {len(header)} of 4096 bytes", header)
+        for message in _zeroed_gaps(fh, size):
+            ctx.warn(message)
+    return None
+
+
 def decode_chunks(path: str, first: int, count: int) -> Part:
     """Rows and rejects of chunks `first`..`first + count - 1` of an EVTX file (a unit of work for `parallel`)."""
     rows = Rows(unescape=False, system_clock="event-time")
     ctx = ReadContext()
     part = Part()
+    _decode(path, first, count, rows, ctx, part.items)
+    batch = rows.flush()
+    if batch is not None:
+        part.items.append(batch)
+    part.warnings, part.stats = ctx.warnings, rows.stats
+    return part
+
+
+def _decode(path: str, first: int, count: int, rows: Rows, ctx: ReadContext, items: list[pa.RecordBatch | Reject],
+            spans: list[list[tuple[int, int, int]]] | None = None) -> None:  # fmt: skip
+    """Queue the records of chunks `first`..`first + count - 1` in `rows`; a chunk's rejects go to `items` after
+    the rows queued before them (flushed), as does a full batch (and, into `spans`, the inputs each batch holds)."""
     with open(path, "rb", buffering=0) as fh:
         one_chunk = single_chunk_header(fh.read(FILE_HEADER_SIZE))
         for index in range(first, first + count):
@@ -94,13 +176,10 @@ def decode_chunks(path: str, first: int, count: int) -> Part:
             if rejects or rows.full:
                 batch = rows.flush()  # rows queued so far go first, so event ids follow the file
                 if batch is not None:
-                    part.items.append(batch)
-                part.items.extend(rejects)
-    batch = rows.flush()
-    if batch is not None:
-        part.items.append(batch)
-    part.warnings, part.stats = ctx.warnings, rows.stats
-    return part
+                    items.append(batch)
+                    if spans is not None:
+                        spans.append(rows.flushed)
+                items.extend(rejects)
 
 
 def _zeroed_gaps(fh: BinaryIO, size: int) -> Iterator[str]:

@@ -79,7 +79,12 @@ def image(value: str | None) -> str | None:
 
 def garbled(raw: Sequence[object], converted: Sequence[object]) -> int:
     """How many non-empty raw values a conversion left NULL."""
-    return sum(1 for r, c in zip(raw, converted, strict=True) if c is None and r is not None and r != "")
+    return len(garbled_at(raw, converted))
+
+
+def garbled_at(raw: Sequence[object], converted: Sequence[object]) -> list[int]:
+    """Where a conversion left a non-empty raw value NULL."""
+    return [i for i, (r, c) in enumerate(zip(raw, converted, strict=True)) if c is None and r is not None and r != ""]
 
 
 def guid(value: object) -> str | None:

@@ -91,7 +91,20 @@ class Rows:
         self.memos = _memos(unescape)
         self.json_prefix: bytes | None = None  # members added to every fields_json object, e.g. `"swk_member":"x",`
         self._rules: dict[tuple[object, object, int], Rule] = {}
+        # The inputs whose events are queued: (input, what the conversions notice in it, its first row). One, -1
+        # with `stats`, unless several inputs share the rows (`begin_input`).
+        self._spans: list[tuple[int, Stats, int]] = [(-1, self.stats, 0)]
+        self.flushed: list[tuple[int, int, int]] = []  # the last batch's inputs: (input, first row, rows)
         self._clear()
+
+    def begin_input(self, key: int) -> Stats:
+        """Queue the next events as input `key`'s: several small inputs make one batch (cut back apart with
+        `flushed`), each with its own counts, so its warnings are its own. Returns those counts."""
+        stats = Stats()
+        if self._spans[0][0] == -1 and not self.common:  # the first input: nothing is queued before it
+            self._spans = []
+        self._spans.append((key, stats, len(self.common)))
+        return stats
 
     def _clear(self) -> None:
         self.groups: dict[Rule, list[Any]] = {}  # rule -> [positions, values of the fields it reads, those fields]
@@ -172,27 +185,49 @@ class Rows:
             # generic rows: the log header's process when the event names none
             generic = pc.equal(cols["family"], pa.scalar("generic", nz.STR))
             cols["actor_pid"] = pc.if_else(generic, pc.coalesce(cols["actor_pid"], header_pid), cols["actor_pid"])
+        ends = [start for _key, _stats, start in self._spans[1:]] + [n]
+        self.flushed = [(key, start, end - start) for (key, _stats, start), end in zip(self._spans, ends, strict=True)]
+        self._spans = [(*self._spans[-1][:2], 0)]  # the last input goes on in the next batch
         self._clear()
         return pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
+
+    def _owners(self, rows: np.ndarray) -> list[tuple[Stats, np.ndarray]]:
+        """The counts of the input each of `rows` (row numbers, ascending) belongs to, with the indices into `rows`
+        of that input's."""
+        if len(self._spans) == 1:
+            return [(self._spans[0][1], np.arange(len(rows)))]
+        starts = np.array([start for _key, _stats, start in self._spans], dtype=np.int64)
+        owner = np.searchsorted(starts, rows, side="right") - 1
+        return [(self._spans[k][1], np.flatnonzero(owner == k)) for k in np.unique(owner).tolist()]
 
     def _times(self, utcs: Sequence[object], systimes: Sequence[object]) -> dict[str, pa.Array]:
         """ts from UtcTime, else the log's own time; combined in numpy (this runs once per batch, and a batch of a
         small log is a few rows: Arrow kernel calls would cost more than the work)."""
         utc, bad_utc = nz.utc_times(utcs)
         system, bad_system = nz.zoned_times(systimes)
-        self.stats.bad_utc += bad_utc
-        self.stats.bad_system_time += bad_system
         has_utc, has_system = _valid(utc), _valid(system)
+        if len(self._spans) == 1:
+            self.stats.bad_utc += bad_utc
+            self.stats.bad_system_time += bad_system
+        else:  # the same counts per input: a value given (not None) that did not convert
+            if bad_utc:
+                for stats, at in self._owners(np.flatnonzero(~has_utc & _given(utcs))):
+                    stats.bad_utc += len(at)
+            if bad_system:
+                for stats, at in self._owners(np.flatnonzero(~has_system & _given(systimes))):
+                    stats.bad_system_time += len(at)
         utc_us, system_us = _micros(utc), _micros(system)
         both = has_utc & has_system
         if both.any():
             skew = system_us[both] - utc_us[both]
             far = np.abs(skew) > SKEW_SECONDS * 1_000_000
-            self.stats.compared += int(both.sum())
-            self.stats.skewed += int(far.sum())
-            if far.any():
-                quarters, counts = np.unique(np.round(skew[far] / 900e6).astype(np.int64), return_counts=True)
-                self.stats.skews.update(dict(zip(quarters.tolist(), counts.tolist(), strict=True)))
+            for stats, at in self._owners(np.flatnonzero(both)):
+                stats.compared += len(at)
+                mine = far[at]
+                stats.skewed += int(mine.sum())
+                if mine.any():
+                    quarters, counts = np.unique(np.round(skew[at][mine] / 900e6).astype(np.int64), return_counts=True)
+                    stats.skews.update(dict(zip(quarters.tolist(), counts.tolist(), strict=True)))
         micros = np.where(has_utc, utc_us, system_us)
         missing = ~(has_utc | has_system)
         raw_clock = pa.array(micros, type=nz.I64, mask=missing if missing.any() else None)
@@ -226,9 +261,9 @@ class Rows:
             else:
                 out = self.memos[col.conv].map(raw)
                 if col.conv == IMAGE and None in out:
-                    bad = nz.garbled(raw, out)
-                    if bad:
-                        self.stats.garbled[f"{rule.kind} {col.column}"] += bad
+                    bad = nz.garbled_at(raw, out)
+                    for stats, at in self._owners(index[bad]) if bad else ():
+                        stats.garbled[f"{rule.kind} {col.column}"] += len(at)
             values[col.column] = out
         for name in rule.derive:
             values[name] = _DERIVE[name](values)
@@ -303,6 +338,11 @@ def utf8_objects(objects: list[bytes] | list[str], prefix: bytes | None) -> pa.A
     offsets = np.zeros(len(objects) + 1, dtype=np.int32)  # Rows.full keeps a batch's text well under 2 GiB
     np.cumsum(lengths, out=offsets[1:])
     return pa.Array.from_buffers(nz.STR, len(objects), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _given(values: Sequence[object]) -> np.ndarray:
+    """Where values are not None, as numpy booleans."""
+    return np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
 
 
 def _valid(arr: pa.Array) -> np.ndarray:
