@@ -9,7 +9,8 @@ The baseline is pyevtx-rs's `records_json()` and a `json.loads` of every record:
 Python can use (the XML route and the bare strings are measured beside it). swk (every reader) and pyarrow are
 imported with this module, before any timing, as pyevtx-rs is: a run pays that startup once (about 0.5 s here, more
 when bytecode is not cached), and it is not part of a rate. Everything after it is timed: planning and sniffing,
-hashing, starting worker processes (which import swk themselves), decoding, mapping, and writing the case.
+hashing, starting worker processes (their forkserver imports swk and pyarrow), decoding, mapping, and writing the
+case.
 
 The large inputs are also measured in one process (no workers): on a machine whose cores are busy with other work,
 workers cannot run side by side and only add their cost (starting, passing blocks and batches between processes),

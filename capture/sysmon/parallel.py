@@ -51,8 +51,8 @@ def ordered(fn: Callable[..., Part], tasks: Iterable[tuple[Any, ...]], *, parall
 
     Every worker has a task and the next one is waiting, so a worker does not idle while this process writes. Until
     the first task is back, this process decodes the next tasks itself instead of waiting: the first worker takes a
-    few tenths of a second to start (the forkserver imports swk and pyarrow first). After that it only hands out tasks, as a third decoder on two cores would
-    delay them. At most `HELD` tasks are in hand, so memory stays flat.
+    few tenths of a second to start (the forkserver imports swk and pyarrow first). After that it only hands out
+    tasks, as a third decoder on two cores would delay them. At most `HELD` tasks are in hand, so memory stays flat.
 
     If the workers cannot run (a script that imports swk without an `if __name__ == "__main__"` guard makes
     every worker re-run it), the tasks are decoded here instead, with a warning in the first part.
