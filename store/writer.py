@@ -60,10 +60,12 @@ def _nulls(n: int, type_: pa.DataType) -> pa.Array:
 
 
 @functools.lru_cache(maxsize=16)
-def _null_columns(n: int) -> tuple[pa.Array, ...]:
-    """Every case column all NULL for `n` rows (columns of one type share one array): the start of each conformed
-    batch, so only the columns a batch carries are looked at, not all 122 of the schema."""
-    return tuple(_nulls(n, field.type) for field in EVENTS)
+def _null_columns(n: int) -> tuple[tuple[pa.Array, ...], tuple[int, ...], int]:
+    """Every case column all NULL for `n` rows (columns of one type share one array), their `nbytes`, and the sum:
+    the start of each conformed batch, so only the columns a batch carries are looked at, not all 122."""
+    arrays = tuple(_nulls(n, field.type) for field in EVENTS)
+    sizes = tuple(arr.nbytes for arr in arrays)
+    return arrays, sizes, sum(sizes)
 
 
 def conform(batch: pa.RecordBatch | pa.Table, fill: dict[str, Any]) -> pa.RecordBatch:
@@ -72,11 +74,13 @@ def conform(batch: pa.RecordBatch | pa.Table, fill: dict[str, Any]) -> pa.Record
 
 
 def _conform(batch: pa.RecordBatch | pa.Table, fill: dict[str, Any]) -> tuple[pa.RecordBatch, int]:
-    """`conform`, and the bytes of the columns it did not leave NULL: the shared NULL columns hold no memory per
-    batch, so they are not counted against the writer's buffer (and asking Arrow for them cost more than the rest)."""
+    """`conform`, and the result's `nbytes`, with the NULL columns' bytes taken from the cache (asking Arrow for all
+    122 columns cost more than conforming). They are counted although they are shared, as they always were: the
+    writer's buffer bound, and so its row groups and memory, stay what they were."""
     n = batch.num_rows
     names = batch.schema.names
-    arrays = list(_null_columns(n))
+    nulls, null_sizes, null_total = _null_columns(n)
+    arrays = list(nulls)
     given: set[int] = set()  # positions of the columns not left NULL
     for name, arr in zip(names, batch.columns, strict=True):
         slot = _FIELDS.get(name)
@@ -97,7 +101,8 @@ def _conform(batch: pa.RecordBatch | pa.Table, fill: dict[str, Any]) -> tuple[pa
             arr = pc.coalesce(arrays[slot[0]], arr)
         arrays[slot[0]] = arr
         given.add(slot[0])
-    return pa.RecordBatch.from_arrays(arrays, schema=EVENTS), sum(arrays[i].nbytes for i in given)
+    nbytes = null_total + sum(arrays[i].nbytes - null_sizes[i] for i in given)
+    return pa.RecordBatch.from_arrays(arrays, schema=EVENTS), nbytes
 
 
 def _families(batch: pa.RecordBatch) -> dict[str, int]:
