@@ -27,7 +27,7 @@ from swk.store.reader import open_case
 from swk.store.writer import CaseWriter
 
 SNIFF_BYTES = 65_536
-HASH_CHUNK = 8 << 20
+HASH_CHUNK = 1 << 20
 
 
 @dataclass
@@ -62,9 +62,11 @@ class Plan:
 def sha256_of(path: Path) -> str:
     """Hex sha256 of a file."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(HASH_CHUNK):
-            digest.update(chunk)
+    buffer = bytearray(HASH_CHUNK)  # one buffer, read into: a new bytes object per read costs ~10% of the hashing
+    view = memoryview(buffer)
+    with path.open("rb", buffering=0) as fh:
+        while n := fh.readinto(buffer):
+            digest.update(view[:n])
     return digest.hexdigest()
 
 
