@@ -531,10 +531,10 @@ def sql(
 @click.option("--start", callback=parse_utc, help="UTC start of the capture [default: 2026-03-02T09:00:00Z]")
 @click.option(
     "--formats",
-    default="ioctl",
+    default="ioctl,jsonl,console,printer,suite,controller,etl",
     show_default=True,
-    help="Sleepwalker outputs to write, comma-separated: ioctl,jsonl,console,printer,suite,controller,etl "
-    "(empty: none)",
+    help="Sleepwalker outputs to write, comma-separated (empty: none); jsonl writes the client's main and "
+    "high-priority logs",
 )
 @click.option("--list", "list_", is_flag=True, help="list the scenarios (name, ATT&CK id, description) and exit")
 @reports_errors

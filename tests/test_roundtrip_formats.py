@@ -24,12 +24,11 @@ from swk.analyze.queries import COLUMNS
 from swk.capture import FORMATS as READERS
 from swk.capture.ingest import Options as IngestOptions
 from swk.capture.ingest import ingest
-from swk.capture.outputs import WRITERS, OutputContext
+from swk.capture.outputs import WRITERS
 from swk.capture.simulate import SCENARIOS, Options, Result, simulate
 from swk.capture.simulate import carried as c
 from swk.capture.simulate.run import FORMAT_FILES
 from swk.kernel.catalogue import BY_RULE
-from swk.kernel.clock import to_ns
 from swk.store.schema import EVENTS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "formats.md"
@@ -61,13 +60,7 @@ class Run:
         return rows_of(self.result.case)
 
     def path(self, fmt: str) -> Path:
-        if fmt == HIGH:  # `swk simulate` does not write the high-priority log: its writer runs on the case here
-            path = self.out / "high_priority.swk.jsonl"
-            if not path.exists():
-                ctx = OutputContext(boot_ns=to_ns(self.result.boot_time), qpc_frequency=self.qpc_frequency)
-                WRITERS[HIGH](pq.ParquetFile(self.result.case).iter_batches(), path, ctx)
-            return path
-        return self.result.outputs[fmt]
+        return self.result.outputs[fmt]  # the high-priority log too: `swk simulate` writes it with `jsonl`
 
     @property
     def qpc_frequency(self) -> int:

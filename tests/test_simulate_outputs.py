@@ -24,7 +24,9 @@ def run(tmp_path_factory):
 
 
 def test_every_format_is_written(run):
-    assert set(run.outputs) == set(ALL)
+    # the client's JSONL logging writes its high-priority file beside the main one
+    assert set(run.outputs) == {*ALL, "jsonl_high_priority"}
+    assert run.outputs["jsonl_high_priority"].name == "high_priority.swk.jsonl"
     assert all(path.stat().st_size > 0 for path in run.outputs.values())
 
 

@@ -31,6 +31,7 @@ DEFAULT_RATE = 1000  # events per second when no duration is given
 FORMAT_FILES = {"ioctl": "events.bin", "jsonl": "events.swk.jsonl", "console": "client-console.txt",
                 "printer": "etw-printer.txt", "suite": "test-suite.txt", "controller": "controller.log",
                 "etl": "events.etl"}  # fmt: skip
+HIGH_PRIORITY_FILE = "high_priority.swk.jsonl"  # written with `jsonl`, as the client writes both files
 
 
 @dataclass
@@ -152,6 +153,11 @@ def write_outputs(case_path: Path, out_dir: Path, formats: tuple[str, ...], sim:
             wanted = [name for name in reader.schema_arrow.names if name in wanted]
         WRITERS[fmt](reader.iter_batches(batch_size=OUTPUT_BATCH_ROWS, columns=wanted), path, ctx)
         written[fmt] = path
+        if fmt == "jsonl":  # the client's JSONL logging writes its high-priority file beside the main one (spec 5)
+            high = out_dir / HIGH_PRIORITY_FILE
+            batches = pq.ParquetFile(case_path, pre_buffer=False).iter_batches(batch_size=OUTPUT_BATCH_ROWS)
+            WRITERS["jsonl_high_priority"](batches, high, ctx)
+            written["jsonl_high_priority"] = high
     return written
 
 
@@ -167,9 +173,10 @@ def scenario_lines() -> list[str]:
 
 def summary_lines(result: Result) -> list[str]:
     """What a run wrote, for the terminal."""
-    lines = [f"case      {result.case}  ({result.rows:,} events, host {result.meta['host']}, "
+    w = max([9, *(len(fmt) + 1 for fmt in result.outputs)])
+    lines = [f"{'case':<{w}} {result.case}  ({result.rows:,} events, host {result.meta['host']}, "
              f"{result.meta['start']} .. {result.meta['end']}, boot {result.meta['boot_time']})",
-             f"truth     {result.truth}  ({sum(result.detections.values()):,} detections)"]  # fmt: skip
-    lines += [f"{fmt:<9} {path}" for fmt, path in result.outputs.items()]
+             f"{'truth':<{w}} {result.truth}  ({sum(result.detections.values()):,} detections)"]  # fmt: skip
+    lines += [f"{fmt:<{w}} {path}" for fmt, path in result.outputs.items()]
     lines += [f"  {count:>8,}  {rule}" for rule, count in result.detections.most_common()]
     return lines
