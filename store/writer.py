@@ -105,6 +105,11 @@ def _conform(batch: pa.RecordBatch | pa.Table, fill: dict[str, Any]) -> tuple[pa
     return pa.RecordBatch.from_arrays(arrays, schema=EVENTS), nbytes
 
 
+def _ids(first: int, n: int) -> pa.Array:
+    """Event ids first..first+n-1 (from numpy: Arrow converting a Python range costs ~2.5 ms per 32k rows)."""
+    return pa.array(np.arange(first, first + n, dtype=np.int64))
+
+
 def _families(batch: pa.RecordBatch) -> dict[str, int]:
     """Rows per family of a conformed batch."""
     counts = pc.value_counts(batch.column("family"))
@@ -259,7 +264,7 @@ class CaseWriter:
         if n == 0:
             return
         stats = stats or self.current
-        ids = pa.array(range(self.next_id, self.next_id + n), type=pa.int64())
+        ids = _ids(self.next_id, n)
         fill: dict[str, Any] = {
             "event_id": ids,
             "source_file": stats.path,
@@ -294,7 +299,7 @@ class CaseWriter:
         which = pa.array(np.repeat(np.arange(len(spans)), sizes))
         first = self.next_id
         fill: dict[str, Any] = {
-            "event_id": pa.array(range(first, first + batch.num_rows), type=pa.int64()),
+            "event_id": _ids(first, batch.num_rows),
             "source_file": pa.array([s.path for s, _n in spans], type=pa.string()).take(which),
             "source_format": pa.array([s.format for s, _n in spans], type=pa.string()).take(which),
             "host": pa.array([s.host or self.default_host for s, _n in spans], type=pa.string()).take(which),
