@@ -553,7 +553,8 @@ def simulate(
 
     With no SCENARIO, every technique runs on a busy host. Writes DIR/case.parquet (one row per event the driver
     recorded, and every detection it and its controller raised), DIR/truth.json (those detections with their
-    evidence event ids) and the requested Sleepwalker outputs (ioctl: DIR/events.bin).
+    evidence event ids) and Sleepwalker's own outputs of the run, all of them unless --formats names some (ioctl:
+    DIR/events.bin, jsonl: DIR/events.swk.jsonl and DIR/high_priority.swk.jsonl, etl: DIR/events.etl, ...).
 
     \b
     Example:
