@@ -17,6 +17,7 @@ import pytest
 from swk.capture import ingest as ingest_module
 from swk.capture.base import ReadContext, Reject
 from swk.capture.sysmon import evtx_file
+from swk.capture.sysmon.rows import Rows
 from swk.store.schema import EVENTS
 from swk.store.writer import conform
 
@@ -103,3 +104,20 @@ def test_ingest_of_small_files_together_is_ingest_one_at_a_time(files, tmp_path,
     assert any(": warning: " in line for line in alone[2])
     for inp in alone[1]["inputs"]:
         assert inp["read"] == inp["written"] + inp["rejected"]
+
+
+def test_unreadable_times_count_for_the_input_whose_rows_are_alone_in_a_batch() -> None:
+    # a batch of one input's rows (a file's own flush, or the last file after the others were flushed) counts its
+    # unreadable times to that input, as a batch shared by several inputs does: not to the reader's own counts
+    rows = Rows(unescape=False, system_clock="event-time")
+    head = ("Microsoft-Windows-Sysmon/Operational", "Microsoft-Windows-Sysmon", 1, "HOST", 1, 4, 5, "not a time")
+    first = rows.begin_input(0)
+    rows.add(head, {"UtcTime": "garbage"}, 0, "{}")
+    rows.flush()
+    second = rows.begin_input(1)
+    rows.add(head, {"UtcTime": "garbage"}, 1, "{}")
+    rows.add(head, {"UtcTime": "garbage"}, 2, "{}")
+    rows.flush()
+    assert (first.bad_utc, first.bad_system_time) == (1, 1)
+    assert (second.bad_utc, second.bad_system_time) == (2, 2)
+    assert (rows.stats.bad_utc, rows.stats.bad_system_time) == (0, 0)

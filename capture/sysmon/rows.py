@@ -206,9 +206,10 @@ class Rows:
         utc, bad_utc = nz.utc_times(utcs)
         system, bad_system = nz.zoned_times(systimes)
         has_utc, has_system = _valid(utc), _valid(system)
-        if len(self._spans) == 1:
-            self.stats.bad_utc += bad_utc
-            self.stats.bad_system_time += bad_system
+        if len(self._spans) == 1:  # one input's rows: its counts (the reader's own, or one of `begin_input`'s)
+            stats = self._spans[0][1]
+            stats.bad_utc += bad_utc
+            stats.bad_system_time += bad_system
         else:  # the same counts per input: a value given (not None) that did not convert
             if bad_utc:
                 for stats, at in self._owners(np.flatnonzero(~has_utc & _given(utcs))):
