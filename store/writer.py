@@ -272,15 +272,9 @@ class CaseWriter:
             "host": stats.host or self.default_host,
         }
         out, nbytes = _conform(batch, fill)
-        if stats.first_event_id is None:
-            stats.first_event_id = self.next_id
+        counts = [self._written(stats, self.next_id, out)]
         self.next_id += n
-        stats.last_event_id = self.next_id - 1
-        stats.written += n
-        families = _families(out)
-        for fam, count in families.items():
-            self.seen[fam] = self.seen.get(fam, 0) + count
-        self._route(out, [(self._input_index[id(stats)], families)], nbytes)
+        self._route(out, counts, nbytes)
 
     def write_spans(self, batch: pa.RecordBatch, spans: list[tuple[mf.InputStats, int]]) -> None:
         """Append decoded rows of several inputs at once: `spans` gives each input and how many of the rows, in
@@ -308,19 +302,23 @@ class CaseWriter:
         counts = []
         start = 0
         for stats, n in spans:
-            if not n:
-                continue
-            if stats.first_event_id is None:
-                stats.first_event_id = first + start
-            stats.last_event_id = first + start + n - 1
-            stats.written += n
-            families = _families(out.slice(start, n))
-            for fam, count in families.items():
-                self.seen[fam] = self.seen.get(fam, 0) + count
-            counts.append((self._input_index[id(stats)], families))
-            start += n
+            if n:
+                counts.append(self._written(stats, first + start, out.slice(start, n)))
+                start += n
         self.next_id += batch.num_rows
         self._route(out, counts, nbytes)
+
+    def _written(self, stats: mf.InputStats, first: int, rows: pa.RecordBatch) -> tuple[int, dict[str, int]]:
+        """Count conformed `rows` of input `stats`, event ids from `first`, as written; returns the input's index and
+        the rows per family, for the part that will hold them."""
+        if stats.first_event_id is None:
+            stats.first_event_id = first
+        stats.last_event_id = first + rows.num_rows - 1
+        stats.written += rows.num_rows
+        families = _families(rows)
+        for fam, count in families.items():
+            self.seen[fam] = self.seen.get(fam, 0) + count
+        return self._input_index[id(stats)], families
 
     def reject(self, rej: Reject, stats: mf.InputStats | None = None) -> None:
         """Keep a rejected record of the current input (or of `stats`) as a `reject` row."""
