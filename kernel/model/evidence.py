@@ -38,16 +38,9 @@ class HandleIndex:
 
     def add_many(self, actors: list[int], targets: list[int], event_ids: list[int], times: list[int]) -> None:
         """`add` of each row in turn."""
-        span, epoch, current = self.SPAN, self._epoch, self._current
+        add = self.add
         for actor, target, event_id, ts in zip(actors, targets, event_ids, times, strict=True):
-            if ts // span != epoch:
-                self._advance(ts)
-                epoch, current = self._epoch, self._current
-            rows = current.get((actor, target))
-            if rows is None:
-                current[(actor, target)] = [(event_id, ts)]
-            else:
-                rows.append((event_id, ts))
+            add(actor, target, event_id, ts)
 
     def intents(self, actor: int, target: int, ts: int) -> Evidence:
         """Handle rows of the pair seen so far with ms(h, ts) <= 5000."""

@@ -63,29 +63,10 @@ class IntentStore:
 
     def record_many(self, callers: list[int], targets: list[int], accesses: list[int], flags: list[int],
                     times: list[int]) -> None:  # fmt: skip
-        """`record` of each write in turn (the generator's bulk handle opens), with the loop's lookups hoisted."""
-        c_ring, t_ring, a_ring, f_ring, ts_ring = self._caller, self._target, self._access, self._flags, self._ts
-        by_pair, by_target = self._by_pair, self._by_target
-        serial = self.writes
+        """`record` of each write in turn (the generator's bulk handle opens)."""
+        record = self.record
         for caller, target, access, flag, now_us in zip(callers, targets, accesses, flags, times, strict=True):
-            slot = serial % RING
-            c_ring[slot], t_ring[slot], a_ring[slot], f_ring[slot], ts_ring[slot] = caller, target, access, flag, now_us
-            pairs = by_pair.get((caller, target))
-            if pairs is None:
-                by_pair[(caller, target)] = [serial]
-            else:
-                pairs.append(serial)
-            serials = by_target.get(target)
-            if serials is None:
-                by_target[target] = [serial]
-            else:
-                serials.append(serial)
-            serial += 1
-            if serial % _COMPACT_EVERY == 0:
-                self.writes = serial
-                self._compact()
-                by_pair, by_target = self._by_pair, self._by_target
-        self.writes = serial
+            record(caller, target, access, flag, now_us)
 
     def _compact(self) -> None:
         """Rebuild the indexes from the ring (memory stays bounded by the 256 live entries)."""

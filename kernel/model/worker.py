@@ -39,19 +39,8 @@ class WorkSlots:
 
     def take_many(self, times: list[int]) -> list[bool]:
         """`take` of each item in turn (times ascending)."""
-        done, limit, service = self._done_at, self.limit, self.service_us
-        out = []
-        for now_us in times:
-            while done and done[0] <= now_us:
-                done.popleft()
-            if len(done) >= limit:
-                self.dropped += 1
-                out.append(False)
-                continue
-            last = done[-1] if done else now_us
-            done.append((last if last > now_us else now_us) + service)
-            out.append(True)
-        return out
+        take = self.take
+        return [take(now_us) for now_us in times]
 
     def outstanding(self, now_us: int) -> int:
         """Items not finished at `now_us`."""
