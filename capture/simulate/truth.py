@@ -35,12 +35,7 @@ def raised_record(r: Raised) -> dict[str, Any]:
     """`record(r.to_detection(..., "live", r.live_event_id))` built straight from the live detection: a run writes
     one per detection, and the Detection in between cost as much as the JSON encoding."""
     entry = BY_RULE[r.rule]
-    if r.evidence:
-        ids, times = zip(*r.evidence, strict=True)
-        first, last, evidence = min(times), max(times), sorted(set(ids))
-    else:
-        first = last = r.ts
-        evidence = []
+    first, last, evidence = r.evidence_span()
     flags, mask, age = r.corr
     return {"rule": r.rule, "name": entry.name, "severity": entry.severity, "engine": r.engine, "actor_pid": r.actor,
             "target_pid": r.target, "ts": r.ts, "first_ts": first, "last_ts": last, "reason": r.reason,

@@ -84,16 +84,19 @@ class Raised:
         """Sorted distinct evidence event ids."""
         return tuple(sorted(set(map(itemgetter(0), self.evidence))))
 
+    def evidence_span(self) -> tuple[int, int, list[int]]:
+        """The first and last evidence times (the detection's own time when it has none) and the sorted distinct
+        evidence event ids."""
+        if not self.evidence:
+            return self.ts, self.ts, []
+        ids, times = zip(*self.evidence, strict=True)
+        return min(times), max(times), sorted(set(ids))
+
     def to_detection(self, id_: int, status: str, live_event_id: int | None) -> Detection:
         """The finished table row."""
         entry = BY_RULE[self.rule]
-        if self.evidence:
-            ids, times = zip(*self.evidence, strict=True)
-            first, last, ids = min(times), max(times), tuple(sorted(set(ids)))
-        else:
-            first = last = self.ts
-            ids = ()
+        first, last, ids = self.evidence_span()
         corr = self.corr
         return Detection(id_, self.host, self.rule, entry.name, entry.severity, self.reason, self.actor,
-                         self.target, self.ts, first, last, corr[0], corr[1], corr[2], self.marks, self.attack, ids,
-                         self.trigger, status, live_event_id, _ENGINE[self.rule])  # fmt: skip
+                         self.target, self.ts, first, last, corr[0], corr[1], corr[2], self.marks, self.attack,
+                         tuple(ids), self.trigger, status, live_event_id, _ENGINE[self.rule])  # fmt: skip
