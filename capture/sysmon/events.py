@@ -34,6 +34,23 @@ def event_id(value: object) -> int | None:
     return None
 
 
+_NAMES = (str, type(None))
+
+
+def _name(value: object) -> str | None:
+    """A channel or provider name as text. A damaged record or an odd exporter can put a number or an object where
+    the name goes (seen in EVTX records with changed bytes); the mapping keys on these names, so a number becomes
+    its decimal text, an element its `#text`, and anything else None (the raw value stays in fields_json)."""
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict):
+        text = value.get("#text")
+        return text if isinstance(text, str) else None
+    return None
+
+
 def _attrs(value: object) -> dict[str, object]:
     """The `#attributes` of an EVTX JSON element (an empty dict when it has none)."""
     if isinstance(value, dict):
@@ -60,9 +77,11 @@ def from_evtx_json(event: object) -> Event | None:
         system = event["System"]  # type: ignore[index]
         eid = system["EventID"]
         data = event.get("EventData")  # type: ignore[union-attr]
-        if type(eid) is int and type(data) is dict and "Data" not in data:  # named EventData
+        channel, provider = system["Channel"], system["Provider"]["#attributes"]["Name"]
+        if (type(eid) is int and type(data) is dict and "Data" not in data  # named EventData
+                and type(channel) in _NAMES and type(provider) in _NAMES):  # fmt: skip
             execution = system["Execution"]["#attributes"]
-            return Event(system["Channel"], system["Provider"]["#attributes"]["Name"], eid, system["Computer"],
+            return Event(channel, provider, eid, system["Computer"],
                          system["EventRecordID"], execution["ProcessID"], execution["ThreadID"],
                          system["TimeCreated"]["#attributes"]["SystemTime"], data)  # fmt: skip
     except (KeyError, TypeError):
@@ -84,7 +103,8 @@ def _from_evtx_json_checked(event: object) -> Event | None:
     data = event.get("EventData")
     if data is None:
         data = event.get("UserData", event.get("ProcessingErrorData"))
-    return Event(system.get("Channel"), _attrs(system.get("Provider")).get("Name"), eid, system.get("Computer"),
+    return Event(_name(system.get("Channel")), _name(_attrs(system.get("Provider")).get("Name")), eid,
+                 system.get("Computer"),
                  system.get("EventRecordID"), execution.get("ProcessID"), execution.get("ThreadID"),
                  _attrs(system.get("TimeCreated")).get("SystemTime"), data_fields(data))  # fmt: skip
 
@@ -97,8 +117,8 @@ def from_flat(obj: dict[str, object]) -> Event | None:
     if "Event" in obj and "EventID" not in obj:
         return from_evtx_json(obj["Event"])
     eid = event_id(obj.get("EventID", obj.get("EventId")))
-    channel = obj.get("Channel")
-    provider = obj.get("SourceName", obj.get("ProviderName"))
+    channel = _name(obj.get("Channel"))
+    provider = _name(obj.get("SourceName", obj.get("ProviderName")))
     if eid is None or (channel is None and provider is None):
         return None
     created = obj.get("TimeCreated")
@@ -112,7 +132,7 @@ def from_flat(obj: dict[str, object]) -> Event | None:
 
 def _from_winlogbeat(obj: dict[str, object], winlog: dict[str, object]) -> Event | None:
     eid = event_id(winlog.get("event_id"))
-    channel, provider = winlog.get("channel"), winlog.get("provider_name")
+    channel, provider = _name(winlog.get("channel")), _name(winlog.get("provider_name"))
     if eid is None or (channel is None and provider is None):
         return None
     process = winlog.get("process")

@@ -201,7 +201,8 @@ def rule_for(source: str, channel: str | None, event_id: int, fields: dict[str, 
     elif source == "security":
         rule = SECURITY.get(event_id)
         if rule is None and event_id in SECURITY_HANDLE:
-            if fields.get("ObjectType") in HANDLE_OBJECT_TYPES:
+            object_type = fields.get("ObjectType")
+            if isinstance(object_type, str) and object_type in HANDLE_OBJECT_TYPES:  # (any JSON value may be here)
                 return SECURITY_HANDLE[event_id]
             return _security_other(event_id)
     else:
