@@ -38,9 +38,24 @@ class HandleIndex:
 
     def add_many(self, actors: list[int], targets: list[int], event_ids: list[int], times: list[int]) -> None:
         """`add` of each row in turn."""
-        add = self.add
-        for actor, target, event_id, ts in zip(actors, targets, event_ids, times, strict=True):
-            add(actor, target, event_id, ts)
+        if (
+            not times
+            or min(times) // self.SPAN != max(times) // self.SPAN
+            or not (len(actors) == len(targets) == len(event_ids) == len(times))
+        ):
+            add = self.add
+            for actor, target, event_id, ts in zip(actors, targets, event_ids, times, strict=True):
+                add(actor, target, event_id, ts)
+            return
+        # every row falls in one bucket: it is advanced to once, as the first `add` would, and the others are no-ops
+        self._advance(times[0])
+        current = self._current
+        for pair, row in zip(zip(actors, targets, strict=True), zip(event_ids, times, strict=True), strict=True):
+            rows = current.get(pair)
+            if rows is None:
+                current[pair] = [row]
+            else:
+                rows.append(row)
 
     def intents(self, actor: int, target: int, ts: int) -> Evidence:
         """Handle rows of the pair seen so far with ms(h, ts) <= 5000."""

@@ -64,9 +64,37 @@ class IntentStore:
     def record_many(self, callers: list[int], targets: list[int], accesses: list[int], flags: list[int],
                     times: list[int]) -> None:  # fmt: skip
         """`record` of each write in turn (the generator's bulk handle opens)."""
-        record = self.record
-        for caller, target, access, flag, now_us in zip(callers, targets, accesses, flags, times, strict=True):
-            record(caller, target, access, flag, now_us)
+        first, n = self.writes, len(callers)
+        if (
+            n > RING
+            or (first + n) // _COMPACT_EVERY != first // _COMPACT_EVERY
+            or not (n == len(targets) == len(accesses) == len(flags) == len(times))
+        ):
+            record = self.record
+            for caller, target, access, flag, now_us in zip(callers, targets, accesses, flags, times, strict=True):
+                record(caller, target, access, flag, now_us)
+            return
+        # No compaction falls inside the batch and no slot is written twice, so the ring takes the batch as one or
+        # two slice assignments and the indexes the batch's serials in order, as `record` would one by one.
+        slot = first % RING
+        head = min(n, RING - slot)
+        for ring, values in ((self._caller, callers), (self._target, targets), (self._access, accesses),
+                             (self._flags, flags), (self._ts, times)):  # fmt: skip
+            ring[slot : slot + head] = values[:head]
+            ring[: n - head] = values[head:]
+        self.writes = first + n
+        by_pair, by_target = self._by_pair, self._by_target
+        for serial, caller, target in zip(range(first, first + n), callers, targets, strict=True):
+            pairs = by_pair.get((caller, target))
+            if pairs is None:
+                by_pair[(caller, target)] = [serial]
+            else:
+                pairs.append(serial)
+            serials = by_target.get(target)
+            if serials is None:
+                by_target[target] = [serial]
+            else:
+                serials.append(serial)
 
     def _compact(self) -> None:
         """Rebuild the indexes from the ring (memory stays bounded by the 256 live entries)."""

@@ -39,6 +39,26 @@ class WorkSlots:
 
     def take_many(self, times: list[int]) -> list[bool]:
         """`take` of each item in turn (times ascending)."""
+        done = self._done_at
+        if times and len(done) + len(times) <= self.limit and self.service_us > 0:
+            # No item can be dropped: fewer than `limit` would be outstanding even if none finished. Then the queue
+            # only appends completion times and forgets those not after the current time, which for ascending times
+            # is the same as forgetting, once, those not after the last one (the last item ends after it).
+            ends = []
+            last = done[-1] if done else times[0]
+            previous = times[0]
+            service = self.service_us
+            for now_us in times:
+                if now_us < previous:
+                    break  # not ascending: one by one
+                previous = now_us
+                last = (last if last > now_us else now_us) + service
+                ends.append(last)
+            else:
+                done.extend(ends)
+                while done[0] <= previous:
+                    done.popleft()
+                return [True] * len(times)
         take = self.take
         return [take(now_us) for now_us in times]
 
