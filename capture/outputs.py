@@ -71,25 +71,39 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
 
 def write_ioctl(batches: Iterable[pa.RecordBatch], path: Path, ctx: OutputContext) -> int:
     """768-byte IOCTL records for the rows the driver published as records; returns the record count."""
-    from swk.capture.ioctl_encode import records_from_batch
-    from swk.capture.text.render import IOCTL_KINDS
-
-    count = 0
     with atomic_output(path) as fh:
+        records = IoctlRecords(fh, ctx)
         for batch in batches:
-            if "sequence" not in batch.schema.names or "family" not in batch.schema.names:
-                continue
-            keep = pc.and_(pc.is_in(batch.column("family"), pa.array(["handle", "thread"])),
-                           pc.is_valid(batch.column("sequence")))  # fmt: skip
-            if "kind" in batch.schema.names:
-                kinds = pc.fill_null(batch.column("kind"), "")
-                keep = pc.and_(keep, pc.or_(*(pc.starts_with(kinds, k) for k in IOCTL_KINDS)))
-            chosen = batch.filter(pc.fill_null(keep, False))
-            if chosen.num_rows:
-                records = records_from_batch(chosen, boot_ns=ctx.boot_ns, qpc_frequency=ctx.qpc_frequency)
-                fh.write(records.view("u1"))  # the buffer itself, not a copy of it
-                count += len(records)
-    return count
+            records.add(batch)
+    return records.count
+
+
+class IoctlRecords:
+    """`write_ioctl` a batch at a time, for a caller that has the batches one by one (the generator encodes them on
+    its sink thread as the case is written, instead of reading the case back afterwards)."""
+
+    def __init__(self, fh: BinaryIO, ctx: OutputContext) -> None:
+        self.fh = fh
+        self.ctx = ctx
+        self.count = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Write the records of the batch's rows the driver published as records."""
+        from swk.capture.ioctl_encode import records_from_batch
+        from swk.capture.text.render import IOCTL_KINDS
+
+        if "sequence" not in batch.schema.names or "family" not in batch.schema.names:
+            return
+        keep = pc.and_(pc.is_in(batch.column("family"), pa.array(["handle", "thread"])),
+                       pc.is_valid(batch.column("sequence")))  # fmt: skip
+        if "kind" in batch.schema.names:
+            kinds = pc.fill_null(batch.column("kind"), "")
+            keep = pc.and_(keep, pc.or_(*(pc.starts_with(kinds, k) for k in IOCTL_KINDS)))
+        chosen = batch.filter(pc.fill_null(keep, False))
+        if chosen.num_rows:
+            records = records_from_batch(chosen, boot_ns=self.ctx.boot_ns, qpc_frequency=self.ctx.qpc_frequency)
+            self.fh.write(records.view("u1"))  # the buffer itself, not a copy of it
+            self.count += len(records)
 
 
 def columns(fmt: str) -> list[str] | None:

@@ -55,6 +55,32 @@ def test_ioctl_records_need_only_their_columns(run):
     assert records_from_batch(table.select(columns("ioctl")).to_batches()[0]).tobytes() == every.tobytes()
 
 
+def test_streamed_ioctl_records_are_those_of_the_case_read_back(run, tmp_path):
+    # the run encodes the records on its sink thread from the batches it writes; the file must be what the writer
+    # makes of the committed case
+    import pyarrow.parquet as pq
+
+    from swk.capture.outputs import WRITERS, OutputContext, columns
+
+    boot_ns = int(run.boot_time.timestamp()) * 10**9 + run.boot_time.microsecond * 1000
+    batches = pq.ParquetFile(run.case).iter_batches(batch_size=1000, columns=columns("ioctl"))
+    count = WRITERS["ioctl"](batches, tmp_path / "events.bin", OutputContext(boot_ns=boot_ns))
+    assert count > 1000
+    assert (tmp_path / "events.bin").read_bytes() == run.outputs["ioctl"].read_bytes()
+
+
+def test_a_failed_run_leaves_no_ioctl_file(tmp_path, monkeypatch):
+    from swk.capture.simulate import run as runmodule
+
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("scenario failed")
+
+    monkeypatch.setattr(runmodule, "build", fail)
+    with pytest.raises(RuntimeError, match="scenario failed"):
+        simulate(tmp_path, Options(events=0, scenarios=("remote-apc",), formats=("ioctl",)))
+    assert not any(p.name.startswith(("events.bin", ".events.bin")) for p in tmp_path.iterdir())
+
+
 def test_jsonl_lines_and_symbols(run):
     lines = [json.loads(line) for line in run.outputs["jsonl"].read_text().splitlines()]
     assert {"ioctl", "sleepwalker-broker"} <= {line["category"] for line in lines}

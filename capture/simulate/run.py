@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swk.capture.simulate import evasion, techniques  # noqa: F401  (they register the scenarios)
 from swk.capture.simulate import truth as truthfile
@@ -23,6 +24,11 @@ from swk.capture.simulate.world import build
 from swk.errors import SwkError
 from swk.kernel.clock import iso, to_ns
 from swk.store.writer import CaseWriter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pyarrow as pa
 
 QPC_FREQUENCY = 10_000_000
 OUTPUT_BATCH_ROWS = 16_384
@@ -101,30 +107,52 @@ def simulate(out_dir: Path, options: Options) -> Result:
     truth = truthfile.TruthStream(out_dir / "truth.json")
     writer = CaseWriter(case_path, command="simulate", default_host=options.host, extra={"simulation": meta})
     writer.set_clock({"qpc_frequency": QPC_FREQUENCY, "boot_time": iso(boot_us * 1000)})
-    with writer:
-        writer.begin_input(f"simulate:{options.host}", "simulate", host=options.host)
-        sim = Simulation(options.host, options.seed, start_us, boot_us, writer.write, QPC_FREQUENCY,
-                         handle_work=options.handle_work)  # fmt: skip
-        try:
-            # a detection is final once the clock is 2 s past it (route A completes its evidence within 1000 ms)
-            sim.sink.on_flush = lambda: truth.add(sim.driver.drain(sim.sink.last_ts - 2_000_000))
-            base = build(sim)
-            for i, name in enumerate(names):
-                SCENARIOS[name].run(sim, base, start_us + 1000 * MS + i * slot)
-            sim.schedule_tamper_checks(end_us)
-            if options.benign:
-                rate = options.events / duration_s
-                Benign(sim, base, events_per_s=rate, mix=options.mix, seed=options.seed,
-                       reference=options.reference).run(start_us, end_us)  # fmt: skip
-            else:
-                sim.run_until(end_us)
-            sim.sink.flush()
-        finally:
-            sim.sink.close()  # every row delivered before the case is committed (or aborted)
-    truth.add(sim.driver.drain())
-    truth.finish(meta)
-    outputs = write_outputs(case_path, out_dir, options.formats, sim, boot_us)
+    with ExitStack() as ioctl_file:
+        deliver = _deliver(ioctl_file, writer, out_dir, options.formats, boot_us)
+        with writer:
+            writer.begin_input(f"simulate:{options.host}", "simulate", host=options.host)
+            sim = Simulation(options.host, options.seed, start_us, boot_us, deliver, QPC_FREQUENCY,
+                             handle_work=options.handle_work)  # fmt: skip
+            try:
+                # a detection is final once the clock is 2 s past it (route A completes its evidence within 1000 ms)
+                sim.sink.on_flush = lambda: truth.add(sim.driver.drain(sim.sink.last_ts - 2_000_000))
+                base = build(sim)
+                for i, name in enumerate(names):
+                    SCENARIOS[name].run(sim, base, start_us + 1000 * MS + i * slot)
+                sim.schedule_tamper_checks(end_us)
+                if options.benign:
+                    rate = options.events / duration_s
+                    Benign(sim, base, events_per_s=rate, mix=options.mix, seed=options.seed,
+                           reference=options.reference).run(start_us, end_us)  # fmt: skip
+                else:
+                    sim.run_until(end_us)
+                sim.sink.flush()
+            finally:
+                sim.sink.close()  # every row delivered before the case is committed (or aborted)
+        truth.add(sim.driver.drain())
+        truth.finish(meta)
+    outputs = {"ioctl": out_dir / FORMAT_FILES["ioctl"]} if "ioctl" in options.formats else {}
+    outputs.update(write_outputs(case_path, out_dir, tuple(f for f in options.formats if f != "ioctl"), sim, boot_us))
     return Result(case_path, truth.path, outputs, sim.sink.rows, truth.rules, boot, meta)
+
+
+def _deliver(stack: ExitStack, writer: CaseWriter, out_dir: Path, formats: tuple[str, ...],
+             boot_us: int) -> Callable[[pa.RecordBatch], None]:  # fmt: skip
+    """Where the sink's batches go: the case, and the IOCTL record file when it is asked for. The records are encoded
+    on the sink thread as the rows are written (read back from the case after the run, they cost ~1.5 s per 1 M
+    events after the simulation instead of beside it); the file appears when `stack` closes."""
+    if "ioctl" not in formats:
+        return writer.write
+    from swk.capture.outputs import IoctlRecords, OutputContext, atomic_output
+
+    records = IoctlRecords(stack.enter_context(atomic_output(out_dir / FORMAT_FILES["ioctl"])),
+                           OutputContext(boot_ns=boot_us * 1000, qpc_frequency=QPC_FREQUENCY))  # fmt: skip
+
+    def deliver(batch: pa.RecordBatch) -> None:
+        writer.write(batch)
+        records.add(batch)
+
+    return deliver
 
 
 def write_outputs(case_path: Path, out_dir: Path, formats: tuple[str, ...], sim: Simulation,
