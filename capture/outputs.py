@@ -86,6 +86,7 @@ class IoctlRecords:
         self.fh = fh
         self.ctx = ctx
         self.count = 0
+        self._wanted = frozenset(columns("ioctl") or ())
 
     def add(self, batch: pa.RecordBatch) -> None:
         """Write the records of the batch's rows the driver published as records."""
@@ -94,6 +95,8 @@ class IoctlRecords:
 
         if "sequence" not in batch.schema.names or "family" not in batch.schema.names:
             return
+        # only the columns the records are made of are filtered (a case batch has ~120, most of them not read)
+        batch = batch.select([name for name in batch.schema.names if name in self._wanted])
         keep = pc.and_(pc.is_in(batch.column("family"), pa.array(["handle", "thread"])),
                        pc.is_valid(batch.column("sequence")))  # fmt: skip
         if "kind" in batch.schema.names:
