@@ -11,10 +11,7 @@ the manifest (`info.zip_members`), and, when the zip has several members, into e
 
 from __future__ import annotations
 
-import gzip
 import json
-import zipfile
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -22,6 +19,7 @@ from typing import BinaryIO
 import pyarrow as pa
 
 from swk.capture.base import ReadContext, Reject, line_blocks
+from swk.capture.sysmon.containers import DAMAGE, GZIP, ZIP, members, read_up_to
 from swk.capture.sysmon.events import from_flat
 from swk.capture.sysmon.parallel import Part, ordered
 from swk.capture.sysmon.rows import Rows, Stats
@@ -35,8 +33,6 @@ SNIFF_BYTES = 1 << 20
 # Lines read without finding one Windows event before the input is judged to be something else.
 FIRST_EVENT_WITHIN = 10_000
 PARALLEL_BYTES = 16 << 20  # from 16 MiB of text on (two blocks or more), blocks are decoded in worker processes
-GZIP_RATIO = 8  # a gzipped export's text is about this many times its size (to choose before reading it)
-_ZIP, _GZIP = b"PK\x03\x04", b"\x1f\x8b"
 _scan = json.JSONDecoder().scan_once
 
 
@@ -44,7 +40,7 @@ def sniff(head: bytes, path: Path) -> bool:
     """A Windows event among the first lines (of the first zip member, or of the gzip stream)."""
     try:
         data, whole = _head(head, path)
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError):
+    except (OSError, RuntimeError, *DAMAGE):
         return False
     lines = data.split(b"\n")
     if not whole:
@@ -65,18 +61,12 @@ def sniff(head: bytes, path: Path) -> bool:
 
 
 def _head(head: bytes, path: Path) -> tuple[bytes, bool]:
-    """The first bytes of the text inside the container (up to SNIFF_BYTES), and whether that is all of it."""
-    if head[:4] == _ZIP:
-        with zipfile.ZipFile(path) as zf:
-            member = next((i for i in zf.infolist() if not i.is_dir()), None)
-            if member is None:
-                return b"", True
-            with zf.open(member) as fh:
-                data = fh.read(SNIFF_BYTES)
-            return data, len(data) == member.file_size
-    if head[:2] == _GZIP:
-        inflate = zlib.decompressobj(wbits=31)
-        return inflate.decompress(head, SNIFF_BYTES), inflate.eof
+    """The first bytes of the text inside the container (up to SNIFF_BYTES, or up to damage), and whether that is
+    all of it."""
+    if head[:4] == ZIP or head[:2] == GZIP:
+        for member in members(path, ReadContext()):  # the first member that looks like JSON lines
+            return read_up_to(member.stream, SNIFF_BYTES)
+        return b"", True
     if b"\n" not in head:  # one long first line: look further than ingest's sniff window
         with path.open("rb") as fh:
             head = fh.read(SNIFF_BYTES)
@@ -89,8 +79,11 @@ def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
     held: list[pa.RecordBatch | Reject] = []  # rejects before the first event: kept only if an event follows
     accepted = False
     seen = 0  # non-event lines before the first event
-    for member, stream, several, size in _members(path, ctx):
-        for part in ordered(decode_lines, _blocks(stream, member, several), parallel=size >= PARALLEL_BYTES):
+    pending: list[Reject] = []
+    for member in members(path, ctx):
+        damage: list[Reject] = []
+        blocks = _blocks(member.stream, member.name, member.several, damage)
+        for part in ordered(decode_lines, blocks, parallel=member.size >= PARALLEL_BYTES):
             ctx.skip(part.skipped)
             for message in part.warnings:
                 ctx.warn(message)
@@ -109,7 +102,15 @@ def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
                 held.clear()
                 continue
             yield from part.items
+        for reject in damage:
+            ctx.warn(reject.reason)
+            (held if not accepted else pending).append(reject)
+        yield from pending
+        pending.clear()
     if not accepted:
+        if held and held[-1].reason.endswith("nothing after it can be read"):  # type: ignore[union-attr]
+            raise WrongFormat(path, held[-1].offset, f"no Windows event before the damage: {held[-1].reason}",
+                              line=True)  # fmt: skip
         raise WrongFormat(path, None, "no Windows event (an object with an EventID and a Channel or provider) in it")
     for message in stats.warnings("exporter's time (TimeCreated/@timestamp)"):
         ctx.warn(message)
@@ -152,10 +153,20 @@ def decode_lines(block: bytes, first: int, member: str | None, several: bool) ->
     return part
 
 
-def _blocks(stream: BinaryIO, member: str | None, several: bool) -> Iterator[tuple[bytes, int, str | None, bool]]:
-    """Tasks for `decode_lines`: blocks of whole lines (no trailing newline) with their first line's number."""
-    for block, first, _consumed in line_blocks(stream, BLOCK):
-        yield block, first, member, several
+def _blocks(stream: BinaryIO, member: str | None, several: bool,
+            damage: list[Reject]) -> Iterator[tuple[bytes, int, str | None, bool]]:  # fmt: skip
+    """Tasks for `decode_lines`: blocks of whole lines (no trailing newline) with their first line's number. A
+    compressed stream that is damaged or cut short ends at the damage, which goes into `damage` as a reject at the
+    first line not read (with the bytes of text read before it)."""
+    line, consumed = 1, 0
+    try:
+        for block, first, through in line_blocks(stream, BLOCK):
+            line, consumed = first + block.count(b"\n") + 1, through
+            yield block, first, member, several
+    except DAMAGE as exc:
+        where = f"member {member} " if member is not None else ""
+        damage.append(Reject(line, f"{where}line {line}: the compressed text is damaged or cut short after "
+                                   f"{consumed:,} bytes ({exc}); nothing after it can be read", b"", 0))  # fmt: skip
 
 
 def _loads(line: bytes) -> object:
@@ -185,30 +196,3 @@ def _flush(part: Part, rows: Rows, rejects: list[Reject]) -> None:
     batch = rows.flush()
     if batch is not None:
         part.items.append(batch)
-
-
-def _members(path: Path, ctx: ReadContext) -> Iterator[tuple[str | None, BinaryIO, bool, int]]:
-    """(zip member name or None, byte stream, whether the zip has several, about how many bytes of text) for each
-    text stream of the input."""
-    with path.open("rb") as fh:
-        magic = fh.read(4)
-    if magic == _ZIP:
-        with zipfile.ZipFile(path) as zf:
-            members = [info for info in zf.infolist() if not info.is_dir()]
-            ctx.info["zip_members"] = [info.filename for info in members]
-            for info in members:
-                with zf.open(info) as stream:
-                    if stream.read(4096).lstrip()[:1] not in (b"{", b""):
-                        ctx.skip()
-                        ctx.warn(f"member {info.filename}: not JSON lines, skipped")
-                        continue
-                with zf.open(info) as stream:
-                    yield info.filename, stream, len(members) > 1, info.file_size
-                ctx.advance(info.header_offset + info.compress_size)
-    elif magic[:2] == _GZIP:
-        with gzip.open(path, "rb") as stream:
-            yield None, stream, False, path.stat().st_size * GZIP_RATIO  # type: ignore[misc]
-    else:
-        with path.open("rb") as stream:
-            yield None, stream, False, path.stat().st_size
-    ctx.advance(path.stat().st_size)
