@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zipfile
 
 import pytest
@@ -67,4 +68,18 @@ def test_broken_workers_fall_back_to_this_process(monkeypatch):
     parts = list(parallel.ordered(lambda i: parallel.Part(skipped=i), [(1,), (2,), (3,)], parallel=True))
     assert [p.skipped for p in parts] == [1, 2, 3]
     assert parts[0].warnings == ["worker processes could not start; decoding in this process"]
+    assert parallel._pool is None
+
+
+def test_a_program_read_from_standard_input_decodes_here(monkeypatch):
+    """Workers re-import the main module by its path; `python - < script` has none a worker could open."""
+    import sys
+    import types
+
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    monkeypatch.setattr(parallel, "_pool", None)
+    monkeypatch.setitem(sys.modules, "__main__", types.SimpleNamespace(__file__="<stdin>"))
+    parts = list(parallel.ordered(lambda i: parallel.Part(skipped=i, warnings=[str(os.getpid())]), [(1,), (2,)],
+                                  parallel=True))  # fmt: skip
+    assert [p.skipped for p in parts] == [1, 2] and {p.warnings[0] for p in parts} == {str(os.getpid())}
     assert parallel._pool is None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -115,9 +116,9 @@ def _result(fn: Callable[..., Part], task: tuple[Any, ...], future: Future[Part]
 
 def _shared_pool() -> ProcessPoolExecutor | None:
     """One pool for the process, started on first use (a worker's memos stay warm across inputs); None when
-    `SWK_WORKERS=1` asks for no workers."""
+    `SWK_WORKERS=1` asks for no workers, or a worker could not start this program again."""
     global _pool
-    if os.environ.get("SWK_WORKERS") == "1":
+    if os.environ.get("SWK_WORKERS") == "1" or not _restartable():
         return None
     if _pool is None:
         context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
@@ -126,6 +127,14 @@ def _shared_pool() -> ProcessPoolExecutor | None:
         _pool = ProcessPoolExecutor(WORKERS, mp_context=context)
         atexit.register(_pool.shutdown, cancel_futures=True)
     return _pool
+
+
+def _restartable() -> bool:
+    """Whether a worker can import the program's main module as multiprocessing does: not when that was read from
+    standard input (`python - < script`), which each worker would try to open as a file named `<stdin>`, print its
+    traceback and die (the tasks would then be decoded here anyway, after the tracebacks)."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return path is None or os.path.isfile(path)
 
 
 def _discard_pool() -> None:
