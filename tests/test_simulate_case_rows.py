@@ -40,3 +40,24 @@ def test_unsorted_case_is_sorted_before_the_replay(tmp_path):
         2,
         1,
     ]
+
+
+def test_sink_tables_are_merged_in_event_id_order():
+    import pyarrow as pa
+
+    from swk.capture.simulate.rows import in_id_order
+
+    handles = pa.table({"event_id": [2, 5, 6], "ts": [20, 50, 60], "access_mask": [1, 2, 3]})
+    threads = pa.table({"event_id": [1, 4], "tid": [7, 8], "ts": [10, 40]})
+    registry = pa.table({"event_id": pa.chunked_array([[3], [7]]), "key_path": ["a", "b"]})
+    merged = in_id_order([handles, threads, registry])
+    # columns in order of first appearance, NULL where a table lacks one, one chunk
+    assert merged.column_names == ["event_id", "ts", "access_mask", "tid", "key_path"]
+    assert merged.to_pydict() == {
+        "event_id": [1, 2, 3, 4, 5, 6, 7],
+        "ts": [10, 20, None, 40, 50, 60, None],
+        "access_mask": [None, 1, None, None, 2, 3, None],
+        "tid": [7, None, None, 8, None, None, None],
+        "key_path": [None, None, "a", None, None, None, "b"],
+    }
+    assert all(column.num_chunks == 1 for column in merged.columns)
