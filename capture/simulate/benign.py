@@ -155,7 +155,7 @@ class Benign:
         proc = self._pick()
         thread = self.sim.new_thread(ts, proc, "threadpool")
         lifetime = int(self.rng.uniform(1, 120) * 1e6)
-        self.sim.at(ts + lifetime, lambda _ts, p=proc, th=thread: self.sim.host.exit_thread(p, th))
+        self.sim.at_host(ts + lifetime, lambda _ts, p=proc, th=thread: self.sim.host.exit_thread(p, th))
 
     def _spawn(self, ts: int) -> None:
         rng, base = self.rng, self.base
