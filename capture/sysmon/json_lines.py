@@ -158,12 +158,13 @@ def _blocks(stream: BinaryIO, member: str | None, several: bool,
     """Tasks for `decode_lines`: blocks of whole lines (no trailing newline) with their first line's number. A
     compressed stream that is damaged or cut short ends at the damage, which goes into `damage` as a reject at the
     first line not read (with the bytes of text read before it)."""
-    line, consumed = 1, 0
+    last: tuple[bytes, int, int] = (b"", 0, 0)  # the last block handed out
     try:
-        for block, first, through in line_blocks(stream, BLOCK):
-            line, consumed = first + block.count(b"\n") + 1, through
-            yield block, first, member, several
+        for last in line_blocks(stream, BLOCK):
+            yield last[0], last[1], member, several
     except DAMAGE as exc:
+        block, first, consumed = last
+        line = first + block.count(b"\n") + 1 if first else 1
         where = f"member {member} " if member is not None else ""
         damage.append(Reject(line, f"{where}line {line}: the compressed text is damaged or cut short after "
                                    f"{consumed:,} bytes ({exc}); nothing after it can be read", b"", 0))  # fmt: skip
