@@ -113,9 +113,20 @@ def plan(inputs: list[Path], fmt: str = "auto") -> Plan:
                     out.unrecognised.append(path)
                     continue
                 raise WrongFormat(path, None, f"no reader recognises this file (tried {', '.join(capture.FORMATS)})",
-                                  hint="pass --format to force one")  # fmt: skip
+                                  hint=_unrecognised_hint(path))  # fmt: skip
             out.inputs.append(Planned(path, name, path.stat().st_size, "--format" if fmt != "auto" else "sniffed"))
     return out
+
+
+def _unrecognised_hint(path: Path) -> str:
+    """What to try with a file no reader recognises: a zip or gzip whose text is damaged near its start fails every
+    sniff, yet its reader keeps the lines before the damage and says where it is."""
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+    if magic == b"PK\x03\x04" or magic[:2] == b"\x1f\x8b":
+        kind = "a zip archive" if magic[:2] == b"PK" else "gzip-compressed"
+        return f"it is {kind}, perhaps damaged: --format winlog-jsonl reads Windows event JSON lines in it up to the damage"
+    return "pass --format to force one"
 
 
 def _groups(inputs: list[Planned]) -> Iterator[list[Planned]]:

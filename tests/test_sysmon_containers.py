@@ -162,3 +162,23 @@ def test_damage_before_any_event_is_a_wrong_format_that_says_so(tmp_path):
     path.write_bytes(data[:40])
     with pytest.raises(WrongFormat, match="no Windows event before the damage"):
         list(json_lines.read(path, ReadContext()))
+
+
+def test_a_zip_damaged_at_its_start_is_named_as_such_and_its_reader_says_where(tmp_path):
+    from click.testing import CliRunner
+
+    from swk.cli import cli
+
+    path = tmp_path / "x.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.json", _text(_lines(2000)))
+    data = bytearray(path.read_bytes())
+    for at in range(100, 140):  # inside the first deflate block: no line reads
+        data[at] ^= 0x55
+    path.write_bytes(bytes(data))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["ingest", str(path), "-o", str(tmp_path / "c.parquet")])
+    assert result.exit_code == 1
+    assert "no reader recognises this file" in result.stderr and "it is a zip archive, perhaps damaged" in result.stderr
+    result = runner.invoke(cli, ["ingest", str(path), "-o", str(tmp_path / "c.parquet"), "--format", "winlog-jsonl"])
+    assert result.exit_code == 1 and "no Windows event before the damage" in result.stderr and ":1:" in result.stderr
