@@ -150,7 +150,8 @@ def _deliver(stack: ExitStack, writer: CaseWriter, out_dir: Path, formats: tuple
 
     def deliver(batch: pa.RecordBatch) -> None:
         writer.write(batch)
-        records.add(batch)
+        for start in range(0, batch.num_rows, OUTPUT_BATCH_ROWS):  # the encoder's arrays are per slice: peak RSS
+            records.add(batch.slice(start, OUTPUT_BATCH_ROWS))
 
     return deliver
 
