@@ -121,10 +121,12 @@ def plan(inputs: list[Path], fmt: str = "auto") -> Plan:
 def _unrecognised_hint(path: Path) -> str:
     """What to try with a file no reader recognises: a zip or gzip whose text is damaged near its start fails every
     sniff, yet its reader keeps the lines before the damage and says where it is."""
+    from swk.capture.sysmon.containers import GZIP, ZIP
+
     with path.open("rb") as fh:
         magic = fh.read(4)
-    if magic == b"PK\x03\x04" or magic[:2] == b"\x1f\x8b":
-        kind = "a zip archive" if magic[:2] == b"PK" else "gzip-compressed"
+    if magic == ZIP or magic[:2] == GZIP:
+        kind = "a zip archive" if magic == ZIP else "gzip-compressed"
         return f"it is {kind}, perhaps damaged: --format winlog-jsonl reads Windows event JSON lines in it up to the damage"
     return "pass --format to force one"
 
