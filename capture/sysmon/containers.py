@@ -70,11 +70,8 @@ def _zipped(archive: zipfile.ZipFile, ctx: ReadContext) -> Iterator[Member]:
     ctx.info["zip_members"] = [info.filename for info in infos]
     for info in infos:
         with archive.open(info) as stream:
-            head, _whole = read_up_to(stream, 4096)  # damage in it: reported when the member is read
-        if head.lstrip()[:1] not in (b"{", b""):
-            ctx.skip()
-            ctx.warn(f"member {info.filename}: not JSON lines, skipped")
-            continue
+            if not _json_lines(stream, info.filename, ctx):
+                continue
         with archive.open(info) as stream:
             yield Member(info.filename, UpToDamage(stream), len(infos) > 1, info.file_size)
         ctx.advance(info.header_offset + info.compress_size)
@@ -106,11 +103,7 @@ def _salvaged(path: Path, ctx: ReadContext) -> Iterator[Member]:
                          "reading stops there")  # fmt: skip
                 return
             stream = opened()
-            head, _whole = read_up_to(stream, 4096)  # type: ignore[arg-type]
-            if head.lstrip()[:1] not in (b"{", b"") and not name.endswith("/"):
-                ctx.skip()
-                ctx.warn(f"member {name}: not JSON lines, skipped")
-            elif not name.endswith("/"):
+            if not name.endswith("/") and _json_lines(stream, name, ctx):  # type: ignore[arg-type]
                 stream = opened()
                 yield Member(name, UpToDamage(stream), True, path.stat().st_size * GZIP_RATIO)  # type: ignore[arg-type]
             end = stream.end()  # where the member's data ends, read on from where its reader stopped (None: never)
@@ -124,6 +117,17 @@ def _salvaged(path: Path, ctx: ReadContext) -> Iterator[Member]:
                     return
                 offset += found
             ctx.advance(offset)
+
+
+def _json_lines(stream: BinaryIO, name: str, ctx: ReadContext) -> bool:
+    """Whether a member's text starts like JSON lines; one that does not is skipped, counted and warned of. (Damage
+    in its head is not judged here: it is reported where the member is read.)"""
+    head, _whole = read_up_to(stream, 4096)
+    if head.lstrip()[:1] in (b"{", b""):
+        return True
+    ctx.skip()
+    ctx.warn(f"member {name}: not JSON lines, skipped")
+    return False
 
 
 class _Inflated(io.RawIOBase):

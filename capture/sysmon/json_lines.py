@@ -79,7 +79,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
     held: list[pa.RecordBatch | Reject] = []  # rejects before the first event: kept only if an event follows
     accepted = False
     seen = 0  # non-event lines before the first event
-    pending: list[Reject] = []
+    damaged: Reject | None = None  # the last damage met before the first event
     for member in members(path, ctx):
         damage: list[Reject] = []
         blocks = _blocks(member.stream, member.name, member.several, damage)
@@ -104,12 +104,14 @@ def read(path: Path, ctx: ReadContext) -> Iterator[pa.RecordBatch | Reject]:
             yield from part.items
         for reject in damage:
             ctx.warn(reject.reason)
-            (held if not accepted else pending).append(reject)
-        yield from pending
-        pending.clear()
+            if accepted:
+                yield reject
+            else:
+                held.append(reject)
+                damaged = reject
     if not accepted:
-        if held and held[-1].reason.endswith("nothing after it can be read"):  # type: ignore[union-attr]
-            raise WrongFormat(path, held[-1].offset, f"no Windows event before the damage: {held[-1].reason}",
+        if damaged is not None:
+            raise WrongFormat(path, damaged.offset, f"no Windows event before the damage: {damaged.reason}",
                               line=True)  # fmt: skip
         raise WrongFormat(path, None, "no Windows event (an object with an EventID and a Channel or provider) in it")
     for message in stats.warnings("exporter's time (TimeCreated/@timestamp)"):
