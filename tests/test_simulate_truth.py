@@ -124,3 +124,26 @@ def test_raised_record_is_the_detection_record():
         r.live_event_id = 99
         assert raised_record(r) == record(r.to_detection(i, "live", 99))
         assert list(raised_record(r)) == list(record(r.to_detection(i, "live", 99)))  # the same key order
+
+
+def test_raised_line_is_the_record_encoded(mixed):
+    """truth.json's lines are written out by hand: the same text as json.dumps of the record, for every rule of the
+    catalogue (None in every place that can hold it, a reason that needs escaping) and every detection of a run."""
+    import json
+
+    from swk.capture.simulate.truth import raised_line, raised_record
+    from swk.kernel.catalogue import CATALOGUE
+    from swk.kernel.model.detection import Raised
+
+    cases = []
+    for i, entry in enumerate(CATALOGUE):
+        evidence = [(40 + i, 900), (7, 1000), (40 + i, 900)] if i % 2 else []
+        r = Raised("H", entry.rule, 1000 + i, 40 + i, 11, None, (1, 2, None), evidence, marks=i or None,
+                   reason='a "quoted" \\ reason\twith \u00e9' if i % 3 == 0 else None)  # fmt: skip
+        r.live_event_id = 99 if i % 2 else None
+        cases.append(r)
+    for r in cases:
+        assert raised_line(r) == json.dumps(raised_record(r))
+    lines = [line.strip().rstrip(",") for line in mixed.truth.read_text().splitlines()[3:-2]]
+    assert len(lines) == len(load(mixed.truth)["detections"]) > 100
+    assert [json.dumps(json.loads(line)) for line in lines] == lines

@@ -44,6 +44,34 @@ def raised_record(r: Raised) -> dict[str, Any]:
 
 
 _encode = json.JSONEncoder().encode  # json.dumps() with its default arguments, without its per-call argument checks
+_string = json.encoder.encode_basestring_ascii  # json.dumps() of a str (ensure_ascii, as by default)
+_HEADS: dict[str, str] = {}  # per rule: the line's first members, which the catalogue fixes
+
+
+def raised_line(r: Raised) -> str:
+    """`json.dumps(raised_record(r))`, written out: a run writes one line per detection (~60k per 1 M benign events)
+    and building the dict and encoding it cost ~8 µs of the simulation's thread, this ~4.5 µs. Every value is an
+    int, None or a str, as `raised_record` has them; `tests/test_simulate_truth.py` holds the two to the same text."""
+    head = _HEADS.get(r.rule)
+    if head is None:
+        entry = BY_RULE[r.rule]
+        first_members = {"rule": r.rule, "name": entry.name, "severity": entry.severity, "engine": r.engine}
+        head = _HEADS[r.rule] = _encode(first_members)[:-1] + ", "
+    first, last, evidence = r.evidence_span()
+    flags, mask, age = r.corr
+    return (f'{head}"actor_pid": {_int(r.actor)}, "target_pid": {_int(r.target)}, "ts": {_int(r.ts)}, '
+            f'"first_ts": {_int(first)}, "last_ts": {_int(last)}, "reason": {_str(r.reason)}, '
+            f'"corr_flags": {_int(flags)}, "corr_access_mask": {_int(mask)}, "corr_age_ms": {_int(age)}, '
+            f'"marks": {_int(r.marks)}, "attack": {_str(r.attack)}, "evidence": [{", ".join(map(str, evidence))}], '
+            f'"trigger_event_id": {_int(r.trigger)}, "live_event_id": {_int(r.live_event_id)}}}')  # fmt: skip
+
+
+def _int(value: int | None) -> str:
+    return "null" if value is None else str(value)
+
+
+def _str(value: str | None) -> str:
+    return "null" if value is None else _string(value)
 
 
 class TruthStream:
@@ -63,7 +91,7 @@ class TruthStream:
         raised = sorted(raised, key=Raised.order)
         self.rules.update(r.rule for r in raised)
         first = self.count + 1
-        lines = [_encode(raised_record(r)) for r in raised]
+        lines = [raised_line(r) for r in raised]
         self.count += len(raised)
         self._fh.write(("  " if first == 1 else ",\n  ") + ",\n  ".join(lines))
 
