@@ -35,6 +35,17 @@ class InputError(SwkError):
         else:
             where = f"{self.path} @0x{offset:08x}"
         super().__init__(f"{where}: {message}", hint=hint)
+        self._made = (self.path, offset, message, line, hint)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Rebuilt from what it was made of, so it crosses from a worker process (the default pickling calls the
+        class with the formatted message alone, which fails)."""
+        return _rebuild, (type(self), *self._made)
+
+
+def _rebuild(cls: type[InputError], path: str, offset: int | None, message: str, line: bool,
+             hint: str | None) -> InputError:  # fmt: skip
+    return cls(path, offset, message, line=line, hint=hint)
 
 
 class WrongFormat(InputError):
