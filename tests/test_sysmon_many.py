@@ -16,8 +16,9 @@ import pytest
 
 from swk.capture import ingest as ingest_module
 from swk.capture.base import ReadContext, Reject
-from swk.capture.sysmon import evtx_file
+from swk.capture.sysmon import evtx_file, parallel
 from swk.capture.sysmon.rows import Rows
+from swk.errors import WrongFormat
 from swk.store.schema import EVENTS
 from swk.store.writer import conform
 
@@ -45,6 +46,17 @@ def files(shared_data: Path, tmp_path: Path) -> list[Path]:
     return paths
 
 
+@pytest.fixture(params=["here", "workers"])
+def where(request, monkeypatch) -> str:
+    """Read in this process, or (as a triage's many small logs are) in worker processes, in three units of work."""
+    if request.param == "workers":
+        assert parallel.WORKERS > 1, "these tests need two cores"
+        monkeypatch.setattr(evtx_file, "PARALLEL_RECORDS", 0)
+        monkeypatch.setattr(evtx_file, "PARALLEL_CHUNKS", 0)
+        monkeypatch.setattr(evtx_file, "CHUNKS_PER_TASK", 3)  # units: files 0-1, 2 (damaged), 3-5
+    return request.param
+
+
 def _flat(items: list[tuple[int, pa.RecordBatch | Reject]]) -> dict[int, list[object]]:
     """Per file, what came in order: ("row", its columns) for each row, the reject itself for each reject."""
     out: dict[int, list[object]] = {}
@@ -56,7 +68,7 @@ def _flat(items: list[tuple[int, pa.RecordBatch | Reject]]) -> dict[int, list[ob
     return out
 
 
-def test_small_files_read_together_give_what_each_gives_alone(files: list[Path]) -> None:
+def test_small_files_read_together_give_what_each_gives_alone(files: list[Path], where: str) -> None:
     alone_ctxs = [ReadContext() for _ in files]
     alone = [(i, item) for i, (path, ctx) in enumerate(zip(files, alone_ctxs, strict=True))
              for item in evtx_file.read(path, ctx)]  # fmt: skip
@@ -64,16 +76,16 @@ def test_small_files_read_together_give_what_each_gives_alone(files: list[Path])
     ctxs = [ReadContext() for _ in files]
     together: list[tuple[int, pa.RecordBatch | Reject]] = []
     shared = 0  # batches holding rows of more than one file
-    for where, item in evtx_file.read_many(files, ctxs):
-        first = where if isinstance(where, int) else where[0][0]
+    for at, item in evtx_file.read_many(files, ctxs):
+        first = at if isinstance(at, int) else at[0][0]
         for earlier in range(first):  # complete before a later file's item comes
             assert ctxs[earlier].warnings == alone_ctxs[earlier].warnings, files[earlier].name
         if isinstance(item, Reject):
-            together.append((where, item))  # type: ignore[arg-type]
+            together.append((at, item))  # type: ignore[arg-type]
             continue
-        shared += len(where) > 1  # type: ignore[arg-type]
+        shared += len(at) > 1  # type: ignore[arg-type]
         start = 0
-        for position, rows in where:  # type: ignore[union-attr]
+        for position, rows in at:  # type: ignore[union-attr]
             together.append((position, item.slice(start, rows)))
             start += rows
         assert start == item.num_rows
@@ -84,9 +96,24 @@ def test_small_files_read_together_give_what_each_gives_alone(files: list[Path])
     assert any(isinstance(item, Reject) for position, item in alone if position == 2)
     assert any(isinstance(item, Reject) for position, item in alone if position == 4)
     assert shared
+    assert where == "here" or parallel._pool is not None  # the units went to worker processes
 
 
-def test_ingest_of_small_files_together_is_ingest_one_at_a_time(files, tmp_path, monkeypatch) -> None:
+def test_a_file_that_is_not_evtx_ends_the_group_after_the_files_before_it(files, tmp_path, where) -> None:
+    # (it passed the sniff when planned, and was replaced before it was read): the error comes from the worker
+    # process that read it, after every item of the files before it
+    other = tmp_path / "other.evtx"
+    other.write_bytes(b"PK\x03\x04" + files[0].read_bytes()[4:])
+    group = [*files[:3], other, files[5]]
+    got: list[object] = []
+    with pytest.raises(WrongFormat, match=r"other\.evtx @0x00000000: file header magic 50 4b 03 04") as err:
+        for at, _item in evtx_file.read_many(group, [ReadContext() for _ in group]):
+            got.append(at if isinstance(at, int) else at[-1][0])
+    assert err.value.path == str(other) and err.value.offset == 0
+    assert got and max(got) == 2  # the damaged file (2) was read whole; nothing of a later file came
+
+
+def test_ingest_of_small_files_together_is_ingest_one_at_a_time(files, tmp_path, monkeypatch, where) -> None:
     def run(name: str) -> tuple[pa.Table, dict, list[str]]:
         lines: list[str] = []
         case = tmp_path / f"{name}.parquet"

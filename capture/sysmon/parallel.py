@@ -45,6 +45,11 @@ class Part:
     stats: Stats = field(default_factory=Stats)
     accepted: bool = False  # JSON lines: the unit held at least one event
     leading: list[int] = field(default_factory=list)  # JSON lines: non-event line numbers before its first event
+    many: list[tuple[Any, pa.RecordBatch | Reject]] = field(default_factory=list)  # EVTX files: `read_many`'s items
+    files: list[tuple[int, list[str], dict[str, object]]] = field(
+        default_factory=list
+    )  # each's skipped, warnings, info
+    error: Exception | None = None  # what ended the unit, raised after its items
 
 
 def ordered(fn: Callable[..., Part], tasks: Iterable[tuple[Any, ...]], *, parallel: bool) -> Iterator[Part]:
@@ -58,7 +63,7 @@ def ordered(fn: Callable[..., Part], tasks: Iterable[tuple[Any, ...]], *, parall
     If the workers cannot run (a script that imports swk without an `if __name__ == "__main__"` guard makes
     every worker re-run it), the tasks are decoded here instead, with a warning in the first part.
     """
-    pool = _shared_pool() if parallel and WORKERS > 1 else None
+    pool = _shared_pool() if parallel else None
     if pool is None:
         for task in tasks:
             yield fn(*task)
@@ -118,7 +123,7 @@ def _shared_pool() -> ProcessPoolExecutor | None:
     """One pool for the process, started on first use (a worker's memos stay warm across inputs); None when
     `SWK_WORKERS=1` asks for no workers, or a worker could not start this program again."""
     global _pool
-    if os.environ.get("SWK_WORKERS") == "1" or not _restartable():
+    if not available():
         return None
     if _pool is None:
         context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
@@ -127,6 +132,12 @@ def _shared_pool() -> ProcessPoolExecutor | None:
         _pool = ProcessPoolExecutor(WORKERS, mp_context=context)
         atexit.register(_pool.shutdown, cancel_futures=True)
     return _pool
+
+
+def available() -> bool:
+    """Whether `ordered(..., parallel=True)` would use worker processes: there are cores, `SWK_WORKERS=1` does not
+    ask for none, and a worker can start this program again."""
+    return WORKERS > 1 and os.environ.get("SWK_WORKERS") != "1" and _restartable()
 
 
 def _restartable() -> bool:
