@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from swk import capture
 from swk.capture.base import ReadContext, Reject
-from swk.errors import SwkError, WrongFormat
+from swk.errors import InputError, SwkError, WrongFormat
 from swk.kernel.clock import iso, to_ns
 from swk.store.manifest import InputStats
 from swk.store.reader import open_case
@@ -100,10 +100,17 @@ def sniff(path: Path) -> str | None:
 
 
 def plan(inputs: list[Path], fmt: str = "auto") -> Plan:
-    """Expand directories (sorted, hidden files skipped) and choose a format for every file."""
+    """Expand directories (sorted, hidden files skipped) and choose a format for every file. A directory's entries
+    that are not regular files (pipes, sockets, devices, dangling links) are passed over; one named as an input is
+    refused: an input is read more than once (sniffed, read, hashed), and a pipe with no writer would never open."""
     out = Plan()
     for given in inputs:
         walked = given.is_dir()
+        if not walked and not given.is_file():
+            what = (
+                "no such file or directory" if not given.exists() else "not a regular file (a pipe, socket or device)"
+            )
+            raise InputError(given, None, what, hint="name a file or a directory; save a stream to a file first")
         files = sorted(p for p in given.rglob("*") if p.is_file() and not any(
             part.startswith(".") for part in p.relative_to(given).parts)) if walked else [given]  # fmt: skip
         for path in files:

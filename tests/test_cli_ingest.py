@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 
+from swk.capture.ingest import plan
 from swk.capture.ioctl_encode import realistic_records
 from swk.cli import cli
+from swk.errors import InputError
 
 
 def damaged_file(path: Path, n: int = 200) -> Path:
@@ -77,6 +80,28 @@ def test_unrecognised_file_and_bad_options(tmp_path: Path) -> None:
     assert result.exit_code == 2
     result = runner.invoke(cli, ["info", str(tmp_path / "missing.parquet")])
     assert result.exit_code == 1 and "no such case file or directory" in result.stderr
+
+
+def test_an_input_that_is_not_a_regular_file_is_refused_before_it_is_opened(tmp_path: Path) -> None:
+    # a pipe with no writer would block the sniff's open for ever; a stream (`<(zcat x.evtx.gz)`) would be consumed by
+    # the sniff and then read empty. Inside a walked directory such entries are passed over.
+    import os
+
+    pipe = tmp_path / "live.evtx"
+    os.mkfifo(pipe)
+    result = CliRunner().invoke(cli, ["ingest", str(pipe), "-o", str(tmp_path / "c.parquet")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.splitlines()[-1] == (f"Error: {pipe}: not a regular file (a pipe, socket or device) "
+                                              "(name a file or a directory; save a stream to a file first)")  # fmt: skip
+    assert not (tmp_path / "c.parquet").exists()
+    with pytest.raises(InputError, match=r"gone\.evtx: no such file or directory"):  # (the CLI's click says it first)
+        plan([tmp_path / "gone.evtx"])
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.bin").write_bytes(realistic_records(5).tobytes())
+    os.mkfifo(tmp_path / "d" / "pipe.bin")
+    result = CliRunner().invoke(cli, ["ingest", str(tmp_path / "d"), "-o", str(tmp_path / "c.parquet")])
+    assert result.exit_code == 0, result.output
+    assert "5 events" in result.output
 
 
 def test_directory_inputs_are_walked_and_partitioned_output(tmp_path: Path) -> None:
