@@ -2,8 +2,9 @@
 
 Inputs are the public captures in shared/data (270 small EVTX files, 7 OTRF zips), plus one large EVTX made once
 under .bench/ from the corpus's own chunks repeated (a chunk is self-contained, so the copy is a valid log), to show
-the rate without per-file costs and that memory stays flat. Each measure counts events written (ingest) or parsed
-(baseline), so the ratio is events/s against events/s.
+the rate without per-file costs and that memory stays flat, and the corpus's files copied 8 times over, a triage of
+many small logs (read by worker processes, which the corpus alone is too small for). Each measure counts events
+written (ingest) or parsed (baseline), so the ratio is events/s against events/s.
 
 The baseline is pyevtx-rs's `records_json()` and a `json.loads` of every record: its fastest route to values
 Python can use (the XML route and the bare strings are measured beside it). swk (every reader) and pyarrow are
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import struct
 import zipfile
 from pathlib import Path
@@ -41,6 +43,7 @@ DATA = shared_data()
 EVTX_DIR = DATA / "evtx-attack-samples"
 OTRF_DIR = DATA / "otrf"
 LARGE_COPIES = 32  # 262,400 events: two of the writer's 131,072-row groups, to show memory stays flat
+MANY_COPIES = 8  # 2,160 small files, 65,600 events: past `evtx_file.PARALLEL_RECORDS`, so read by workers
 
 
 def _evtx_files() -> list[Path]:
@@ -74,8 +77,22 @@ def large_evtx(copies: int = LARGE_COPIES) -> Path:
     return out
 
 
+def many_files(copies: int = MANY_COPIES) -> Path:
+    """The corpus's files `copies` times over in one directory tree (made once): a triage of many small logs."""
+    out = WORK / "sysmon" / f"corpus-files-x{copies}"
+    if out.exists():
+        return out
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for copy in range(copies):
+        shutil.copytree(EVTX_DIR, tmp / f"copy-{copy}")
+    tmp.replace(out)
+    return out
+
+
 LARGE = large_evtx()  # made at import, so no measure times their making
 HALF = large_evtx(LARGE_COPIES // 2)
+MANY = many_files()
 
 
 def ingest(inputs: list[str], name: str, workers: bool = True) -> int:
@@ -90,6 +107,10 @@ def ingest(inputs: list[str], name: str, workers: bool = True) -> int:
 
 def ingest_evtx_corpus() -> int:
     return ingest([str(EVTX_DIR)], "evtx-corpus")
+
+
+def ingest_evtx_many(workers: bool = True) -> int:
+    return ingest([str(MANY)], "evtx-many", workers)
 
 
 def ingest_evtx_large(workers: bool = True) -> int:
@@ -134,6 +155,10 @@ def pyevtx_xml_corpus(decode: bool = True) -> int:
     return n
 
 
+def pyevtx_many(decode: bool = True) -> int:
+    return pyevtx_parse([str(p) for p in sorted(MANY.rglob("*.evtx"))], decode)
+
+
 def pyevtx_large(decode: bool = True) -> int:
     return pyevtx_parse([str(LARGE)], decode)
 
@@ -167,6 +192,10 @@ MEASURES = [
     Measure("sysmon: 270 EVTX, records() XML strings (no parse)", "ingest_evtx:pyevtx_xml_corpus",
             {"decode": False}, baseline="ingest_evtx:pyevtx_corpus", baseline_kwargs={"decode": False},
             unit="events/s"),
+    Measure(f"sysmon: corpus files x{MANY_COPIES} ({MANY_COPIES * 270:,} EVTX files), swk ingest",
+            "ingest_evtx:ingest_evtx_many", baseline="ingest_evtx:pyevtx_many", unit="events/s"),
+    Measure(f"sysmon: corpus files x{MANY_COPIES}, swk ingest in one process", "ingest_evtx:ingest_evtx_many",
+            {"workers": False}, baseline="ingest_evtx:pyevtx_many", baseline_kwargs=_DECODE, unit="events/s"),
     Measure(f"sysmon: corpus chunks x{LARGE_COPIES // 2} in one EVTX, swk ingest", "ingest_evtx:ingest_evtx_half",
             unit="events/s"),
     Measure(f"sysmon: corpus chunks x{LARGE_COPIES} in one EVTX, swk ingest", "ingest_evtx:ingest_evtx_large",
