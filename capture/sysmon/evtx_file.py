@@ -30,6 +30,7 @@ from swk.capture.sysmon.evtx_chunks import (
     CHUNK_SIZE,
     FILE_HEADER_SIZE,
     FILE_MAGIC,
+    RECORD_MIN_SIZE,
     Chunk,
     inspect,
     patched,
@@ -127,7 +128,7 @@ def _records(path: Path, size: int) -> int:
         head = fh.read(FILE_HEADER_SIZE + 32)
     if len(head) == FILE_HEADER_SIZE + 32 and head[FILE_HEADER_SIZE : FILE_HEADER_SIZE + 8] == CHUNK_MAGIC:
         count = struct.unpack_from("<Q", head, 24)[0] - struct.unpack_from("<Q", head, FILE_HEADER_SIZE + 24)[0]
-        if 0 <= count <= size // 24:  # a record takes at least 24 bytes
+        if 0 <= count <= size // RECORD_MIN_SIZE:
             return count
     return max(0, size - FILE_HEADER_SIZE) // CHUNK_SIZE * 100
 

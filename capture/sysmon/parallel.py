@@ -46,9 +46,7 @@ class Part:
     accepted: bool = False  # JSON lines: the unit held at least one event
     leading: list[int] = field(default_factory=list)  # JSON lines: non-event line numbers before its first event
     many: list[tuple[Any, pa.RecordBatch | Reject]] = field(default_factory=list)  # EVTX files: `read_many`'s items
-    files: list[tuple[int, list[str], dict[str, object]]] = field(
-        default_factory=list
-    )  # each's skipped, warnings, info
+    files: list[tuple[int, list[str], dict[str, object]]] = field(default_factory=list)  # skipped, warnings, info
     error: Exception | None = None  # what ended the unit, raised after its items
 
 
