@@ -32,8 +32,8 @@ def record(d: Detection) -> dict[str, Any]:
 
 
 def raised_record(r: Raised) -> dict[str, Any]:
-    """`record(r.to_detection(..., "live", r.live_event_id))` built straight from the live detection: a run writes
-    one per detection, and the Detection in between cost as much as the JSON encoding."""
+    """`record(r.to_detection(..., "live", r.live_event_id))` built straight from the live detection: the object
+    that each line of truth.json encodes (`raised_line` writes its JSON text out; the tests hold the two together)."""
     entry = BY_RULE[r.rule]
     first, last, evidence = r.evidence_span()
     flags, mask, age = r.corr
