@@ -189,9 +189,7 @@ class CaseSink:
         """
         if not self.pending:
             return
-        tables = [self._handle_table()] if self._handles else []
-        tables += [self._family_table(family, rows) for family, rows in self._rows.items() if rows]
-        tables += [table for producer in self.producers for table in producer.tables(self)]
+        tables = self._tables()
         self.rows += sum(t.num_rows for t in tables)
         self._handles = []
         self._rows = {family: [] for family in LAYOUT}
@@ -203,6 +201,12 @@ class CaseSink:
         self._in_flight = self._worker.submit(self._deliver, tables)
         if self.on_flush is not None:
             self.on_flush()
+
+    def _tables(self) -> list[pa.Table]:
+        """The pending rows as Arrow tables: one per family, and each producer's own (not yet in event-id order)."""
+        tables = [self._handle_table()] if self._handles else []
+        tables += [self._family_table(family, rows) for family, rows in self._rows.items() if rows]
+        return tables + [table for producer in self.producers for table in producer.tables(self)]
 
     def _deliver(self, tables: list[pa.Table]) -> None:
         for batch in in_id_order(tables).to_batches():
